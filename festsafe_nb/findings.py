@@ -70,6 +70,7 @@ class Finding(BaseModel):
     value: float | None = None
     threshold: float | None = None
     unit: str = ""
+    bad_when: Literal["above", "below"] = "above"
     summary: str
     component: str | None = None
     unavailable: bool = False
@@ -92,6 +93,15 @@ class Finding(BaseModel):
     @property
     def breached(self) -> bool:
         return self.status is Status.BREACH
+
+    @property
+    def ratio(self) -> float:
+        """How far past its threshold the value is (1.0 at the threshold; 1.0 if not measurable)."""
+        if self.value is None or not self.threshold:
+            return 1.0
+        if self.bad_when == "below":
+            return self.threshold / self.value if self.value > 0 else float("inf")
+        return self.value / self.threshold
 
 
 class ProposedAction(BaseModel):

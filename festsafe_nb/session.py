@@ -1,0 +1,242 @@
+"""A runbook session: what one notebook run knows about where it is and what it found.
+
+The notebook's setup cell turns its parameters into a :class:`RunbookSession`: settings loaded,
+environment chosen (the simulator for ``demo``), sources connected, the time window fixed and
+the alert window marked. Checks read evidence through the session and the session keeps every
+finding, so the diagnosis sees the whole run and the report lists sources that did not answer.
+"""
+
+from __future__ import annotations
+
+import html
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+from festsafe_nb import evidence
+from festsafe_nb.catalog import Catalog, load_catalog
+from festsafe_nb.config import DEMO, Environment, Settings, load_settings
+from festsafe_nb.errors import ParameterError, SourceUnavailable
+from festsafe_nb.findings import Finding
+from festsafe_nb.sources import Sources
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+T = TypeVar("T")
+Mode = Literal["interactive", "headless"]
+
+
+@dataclass(frozen=True)
+class Window:
+    """The evidence window, and the alert window inside it (shaded in every chart)."""
+
+    start: datetime
+    end: datetime
+    step_s: int
+    alert_start: datetime | None = None
+    alert_end: datetime | None = None
+    assess_minutes: int = 5
+
+    @property
+    def shaded(self) -> tuple[datetime, datetime] | None:
+        if self.alert_start is None:
+            return None
+        return (self.alert_start, self.alert_end or self.end)
+
+    @property
+    def assess_start(self) -> datetime:
+        """Start of the period a check judges: the last few minutes of the window."""
+        return self.end - timedelta(minutes=self.assess_minutes)
+
+
+def parse_time(value: str, name: str) -> datetime | None:
+    """An ISO-8601 instant (``Z`` allowed) as aware UTC, ``None`` for an empty string."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ParameterError(f"{name}={value!r} is not an ISO-8601 time") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def make_window(
+    *, end: str, window_minutes: int, alert_starts_at: str, alert_ends_at: str,
+    now: datetime | None = None,
+) -> Window:
+    if not 5 <= int(window_minutes) <= 7 * 24 * 60:
+        raise ParameterError("window_minutes must be between 5 and 10080")
+    now = now or datetime.now(UTC)
+    alert_start = parse_time(alert_starts_at, "alert_starts_at")
+    alert_end = parse_time(alert_ends_at, "alert_ends_at")
+    # Alertmanager sends endsAt in the future (or 0001-01-01) for a firing alert
+    if alert_end is not None and (alert_end > now or alert_end.year < 2000):
+        alert_end = None
+    stop = parse_time(end, "end") or alert_end or now
+    stop = stop.replace(second=0, microsecond=0)
+    start = stop - timedelta(minutes=int(window_minutes))
+    step = max(15, int(window_minutes) * 60 // 240)
+    return Window(start=start, end=stop, step_s=step, alert_start=alert_start, alert_end=alert_end)
+
+
+@dataclass
+class RunbookSession:
+    runbook: str
+    settings: Settings
+    environment_name: str
+    environment: Environment
+    catalog: Catalog
+    sources: Sources
+    window: Window
+    namespace: str
+    execution_mode: Mode
+    scenario: str | None = None
+    alert_labels: dict[str, str] = field(default_factory=dict)
+    session_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    findings: list[Finding] = field(default_factory=list)
+    reachability: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def simulated(self) -> bool:
+        return self.environment.kind == "demo"
+
+    @property
+    def thresholds(self) -> Any:
+        return self.settings.thresholds
+
+    # -- evidence access ------------------------------------------------------------------
+    def signal(self, name: str, **params: Any) -> pd.DataFrame:
+        """A catalog signal over the session window, or SourceUnavailable."""
+        if self.sources.metrics is None:
+            raise SourceUnavailable("prometheus", "not configured for this environment")
+        return self.sources.metrics.signal(
+            self.catalog.signal(name), self.window.start, self.window.end, self.window.step_s,
+            **params,
+        )
+
+    def attempt(self, check: str, title: str, fetch: Callable[[], T]) -> T | Finding:
+        """Run ``fetch``; a SourceUnavailable becomes an "evidence unavailable" finding."""
+        try:
+            return fetch()
+        except SourceUnavailable as exc:
+            return Finding.unavailable_from(check, title, exc)
+
+    def header(self) -> None:
+        """Show (and record) where this run looks, and which sources answer."""
+        self.reachability = self.sources.reachability()
+        info = {
+            "session_id": self.session_id,
+            "runbook": self.runbook,
+            "environment": self.environment_name,
+            "simulated": self.simulated,
+            "scenario": self.scenario if self.simulated else None,
+            "namespace": self.namespace,
+            "execution_mode": self.execution_mode,
+            "window": {
+                "start": self.window.start.isoformat(),
+                "end": self.window.end.isoformat(),
+                "step_s": self.window.step_s,
+                "alert_start": self.window.alert_start.isoformat()
+                if self.window.alert_start
+                else None,
+                "alert_end": self.window.alert_end.isoformat() if self.window.alert_end else None,
+            },
+            "alert_labels": self.alert_labels,
+            "sources": self.reachability,
+        }
+        evidence.display_bundle(
+            {
+                evidence.MIME_SESSION: info,
+                "text/html": _header_html(info),
+                "text/plain": _header_text(info),
+            }
+        )
+
+
+def _header_text(info: dict[str, Any]) -> str:
+    lines = []
+    if info["simulated"]:
+        lines.append(f"SIMULATED DATA - demo environment, scenario {info['scenario']!r}")
+    lines.append(f"environment {info['environment']}, namespace {info['namespace']}")
+    w = info["window"]
+    lines.append(f"window {w['start']} .. {w['end']} (step {w['step_s']} s)")
+    lines += [f"  {k}: {v}" for k, v in info["sources"].items()]
+    return "\n".join(lines)
+
+
+def _header_html(info: dict[str, Any]) -> str:
+    e = html.escape
+    banner = ""
+    if info["simulated"]:
+        banner = (
+            '<div style="background:#fff8c5;border:2px solid #bf8700;padding:8px;'
+            'font-weight:bold">SIMULATED DATA: this run used the embedded demo environment '
+            f"(scenario <code>{e(str(info['scenario']))}</code>), not a real cluster.</div>"
+        )
+    rows = "".join(
+        f"<tr><td>{e(k)}</td><td>{'reachable' if v == 'ok' else e(v)}</td></tr>"
+        for k, v in info["sources"].items()
+    )
+    w = info["window"]
+    return (
+        f"{banner}<p>Environment <code>{e(info['environment'])}</code>, namespace "
+        f"<code>{e(info['namespace'])}</code>, window {e(w['start'])} to {e(w['end'])}.</p>"
+        f"<table><thead><tr><th>source</th><th>status</th></tr></thead><tbody>{rows}"
+        "</tbody></table>"
+    )
+
+
+def open_session(
+    runbook: str,
+    *,
+    environment: str = DEMO,
+    scenario: str = "healthy",
+    namespace: str = "festsafe",
+    end: str = "",
+    window_minutes: int = 60,
+    alert_starts_at: str = "",
+    alert_ends_at: str = "",
+    alert_labels: dict[str, str] | None = None,
+    execution_mode: str = "interactive",
+    settings: Settings | None = None,
+    now: datetime | None = None,
+) -> RunbookSession:
+    """Everything a notebook's setup cell needs, from its parameters."""
+    if execution_mode not in ("interactive", "headless"):
+        raise ParameterError("execution_mode must be 'interactive' or 'headless'")
+    settings = settings or load_settings()
+    env = settings.environment(environment)
+    catalog = load_catalog()
+    window = make_window(
+        end=end,
+        window_minutes=window_minutes,
+        alert_starts_at=alert_starts_at,
+        alert_ends_at=alert_ends_at,
+        now=now,
+    )
+    if env.kind == "demo":
+        from festsafe_nb.sim import load_scenario, simulated_sources
+
+        sources = simulated_sources(load_scenario(scenario), window.end)
+    else:
+        from festsafe_nb.sources.connect import connect
+
+        sources = connect(env, catalog)
+    return RunbookSession(
+        runbook=runbook,
+        settings=settings,
+        environment_name=environment,
+        environment=env,
+        catalog=catalog,
+        sources=sources,
+        window=window,
+        namespace=namespace,
+        execution_mode=execution_mode,  # type: ignore[arg-type]
+        scenario=scenario if env.kind == "demo" else None,
+        alert_labels={str(k): str(v) for k, v in (alert_labels or {}).items()},
+    )

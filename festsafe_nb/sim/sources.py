@@ -1,0 +1,298 @@
+"""The simulated platform behind the same source protocols as the real clients.
+
+The demo environment hands these to the runbooks instead of Prometheus, Kubernetes, PostgreSQL
+and Redis clients; a runbook cannot tell the difference except through ``simulated = True``,
+which the session shows in every report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from festsafe_nb.catalog import Signal
+from festsafe_nb.errors import SourceUnavailable
+from festsafe_nb.sim.platform import (
+    DB_QUERIES_MS,
+    IMAGES,
+    MAX_CONNECTIONS,
+    REPLICAS,
+    PlatformModel,
+    Snapshot,
+)
+from festsafe_nb.sim.scenario import Scenario
+from festsafe_nb.sources import CacheStats, Sources
+
+# catalog parameters that filter a label, for the simulator's answer
+_FILTERS = {"services": "service", "deployments": "deployment", "service": "service"}
+
+
+class _Sim:
+    system = "simulator"
+    simulated = True
+
+    def __init__(self, model: PlatformModel) -> None:
+        self.model = model
+
+    def ping(self) -> None:
+        if self.system in self.model.scenario.unavailable:
+            raise SourceUnavailable(self.system, "connection refused (simulated outage)")
+
+    def _now(self) -> Snapshot:
+        self.ping()
+        return self.model.at(np.array([self.model.anchor]))
+
+
+class SimMetrics(_Sim):
+    system = "prometheus"
+
+    def signal(
+        self, signal: Signal, start: datetime, end: datetime, step_s: float, **params: Any
+    ) -> pd.DataFrame:
+        self.ping()
+        signal.render(**params)  # refuse bad parameters exactly as the real source does
+        times = np.arange(start.timestamp(), end.timestamp() + 1e-6, step_s)
+        snap = self.model.at(times)
+        series = snap.signals.get(signal.name, {})
+        filters = {
+            _FILTERS[k]: str(v) for k, v in {**_defaults(signal), **params}.items() if k in _FILTERS
+        }
+        frames = []
+        stamp = pd.to_datetime(times, unit="s", utc=True)
+        for labels, arr in series.items():
+            lab = dict(labels)
+            if any(
+                name in lab and lab[name] not in pattern.split("|")
+                for name, pattern in filters.items()
+            ):
+                continue
+            frame = pd.DataFrame({"time": stamp})
+            for name in signal.labels:
+                frame[name] = lab.get(name, "")
+            frame["value"] = np.asarray(arr, dtype=float)
+            frames.append(frame)
+        if not frames:
+            return pd.DataFrame(columns=["time", *signal.labels, "value"])
+        return pd.concat(frames, ignore_index=True)
+
+
+def _defaults(signal: Signal) -> dict[str, Any]:
+    return {k: p.default for k, p in signal.params.items() if p.default is not None}
+
+
+def _pod_names(deployment: str, count: int) -> list[str]:
+    digest = hashlib.sha1(deployment.encode()).hexdigest()
+    return [f"{deployment}-{digest[:9]}-{digest[10 + i * 5 : 15 + i * 5]}" for i in range(count)]
+
+
+class SimKube(_Sim):
+    system = "kubernetes"
+
+    def deployments(self, namespace: str) -> pd.DataFrame:
+        self.ping()
+        rows = [
+            {
+                "name": name,
+                "replicas": n,
+                "ready_replicas": n,
+                "available_replicas": n,
+                "updated_replicas": n,
+                "images": IMAGES[name],
+                "generation": 7,
+                "observed_generation": 7,
+            }
+            for name, n in REPLICAS.items()
+        ]
+        return pd.DataFrame(rows)
+
+    def pods(self, namespace: str, selector: str | None = None) -> pd.DataFrame:
+        self.ping()
+        started = datetime.fromtimestamp(self.model.anchor - 86_400, UTC)
+        rows = []
+        for app, n in REPLICAS.items():
+            if selector and selector != f"app={app}":
+                continue
+            for name in _pod_names(app, n):
+                rows.append(
+                    {
+                        "name": name,
+                        "app": app,
+                        "phase": "Running",
+                        "ready": True,
+                        "restarts": 0,
+                        "node": "festsafe-node-1",
+                        "started_at": started,
+                    }
+                )
+        return pd.DataFrame(rows)
+
+    def events(self, namespace: str) -> pd.DataFrame:
+        self.ping()
+        rows = []
+        if self.model.scenario.faults_of("database_slow"):
+            for pod in _pod_names("backend", REPLICAS["backend"]):
+                rows.append(
+                    {
+                        "time": datetime.fromtimestamp(self.model.anchor - 600, UTC),
+                        "type": "Warning",
+                        "reason": "Unhealthy",
+                        "object": f"Pod/{pod}",
+                        "message": "Readiness probe failed: context deadline exceeded",
+                        "count": 4,
+                    }
+                )
+        columns = ["time", "type", "reason", "object", "message", "count"]
+        return pd.DataFrame(rows, columns=columns)
+
+    def logs(
+        self, namespace: str, deployment: str, since_seconds: int = 3600, tail_lines: int = 500
+    ) -> pd.DataFrame:
+        self.ping()
+        lines = min(tail_lines, 120)
+        times = self.model.anchor - np.linspace(min(since_seconds, 900), 0, lines)
+        snap = self.model.at(times)
+        records = []
+        routes = [k for k in snap.route_p95_ms if k[0] == deployment]
+        pods = _pod_names(deployment, REPLICAS.get(deployment, 1))
+        for i, ts in enumerate(times):
+            record: dict[str, Any] = {
+                "pod": pods[i % len(pods)],
+                "ts": datetime.fromtimestamp(float(ts), UTC),
+                "level": "info",
+                "logger": f"festsafe.{deployment}",
+                "msg": "request",
+            }
+            if routes:
+                svc_route = routes[i % len(routes)]
+                duration = float(snap.route_p95_ms[svc_route][i]) * (
+                    0.55 + 0.45 * ((i * 7) % 10) / 9
+                )
+                failed = (i * 37) % 100 < float(
+                    snap.error_rate.get(deployment, np.zeros(lines))[i]
+                ) * 100
+                record.update(
+                    route=svc_route[1],
+                    status=503 if failed else 200,
+                    duration_ms=round(duration, 1),
+                    level="error" if failed else "info",
+                )
+            records.append(record)
+        return pd.DataFrame(records)
+
+
+_HOLDER_PID = 4242
+
+
+class SimDatabase(_Sim):
+    system = "postgresql"
+
+    def connections(self) -> pd.DataFrame:
+        total = round(float(self._now().db_connections[0]))
+        active = max(1, total // 4)
+        rows = [("idle", total - active), ("active", active)]
+        if self.model.scenario.faults_of("database_slow"):
+            rows.append(("idle in transaction", 1))
+        return pd.DataFrame(
+            [{"state": s, "connections": n, "max_connections": MAX_CONNECTIONS} for s, n in rows]
+        )
+
+    def _lock_sessions(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        faults = self.model.scenario.faults_of("database_slow")
+        if not faults:
+            return [], []
+        age = -faults[0].start_min * 60
+        holder = {
+            "pid": _HOLDER_PID,
+            "usename": "festsafe_migrate",
+            "state": "idle in transaction",
+            "wait_event_type": "Client",
+            "wait_event": "ClientRead",
+            "seconds": float(age),
+            "blocked_by": [],
+            "query": "ALTER TABLE observations ADD COLUMN sensor_battery real",
+        }
+        waiters = [
+            {
+                "pid": _HOLDER_PID + i,
+                "usename": "festsafe",
+                "state": "active",
+                "wait_event_type": "Lock",
+                "wait_event": "relation",
+                "seconds": float(age - 30 * i),
+                "blocked_by": [_HOLDER_PID],
+                "query": "SELECT zone_id, observed_at, crowd_count FROM observations "
+                "WHERE observed_at > $1 ORDER BY observed_at DESC",
+            }
+            for i in range(1, 6)
+        ]
+        return [holder], waiters
+
+    def long_running(self, min_seconds: float) -> pd.DataFrame:
+        self.ping()
+        holders, waiters = self._lock_sessions()
+        rows = [r for r in holders + waiters if r["seconds"] >= min_seconds]
+        return _activity_frame(rows)
+
+    def blocked(self) -> pd.DataFrame:
+        self.ping()
+        return _activity_frame(self._lock_sessions()[1])
+
+    def top_statements(self, limit: int = 10) -> pd.DataFrame | None:
+        snap = self._now()
+        rows = [
+            {
+                "queryid": int(hashlib.sha1(q.encode()).hexdigest()[:12], 16),
+                "calls": 40_000 // (i + 1),
+                "mean_ms": float(snap.db_query_ms[q][0]) / 2.2,
+                "total_ms": float(snap.db_query_ms[q][0]) / 2.2 * 40_000 / (i + 1),
+                "rows": 10 * (i + 1),
+                "query": f"/* {q} */ SELECT ...",
+            }
+            for i, q in enumerate(DB_QUERIES_MS)
+        ]
+        rows.sort(key=lambda r: -float(r["mean_ms"]))
+        return pd.DataFrame(rows[:limit])
+
+
+def _activity_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    columns = [
+        "pid",
+        "usename",
+        "state",
+        "wait_event_type",
+        "wait_event",
+        "seconds",
+        "blocked_by",
+        "query",
+    ]
+    return pd.DataFrame(rows, columns=columns)
+
+
+class SimCache(_Sim):
+    system = "redis"
+
+    def stats(self) -> CacheStats:
+        rate = float(self._now().hit_rate[0])
+        hits = round(rate * 100_000)
+        return CacheStats(hits=hits, misses=100_000 - hits)
+
+
+def simulated_sources(scenario: Scenario, anchor: datetime) -> Sources:
+    """Every source of the demo environment, answering from one platform model."""
+    model = PlatformModel(scenario, anchor.timestamp())
+    return Sources(
+        metrics=SimMetrics(model),
+        kube=SimKube(model),
+        database=SimDatabase(model),
+        cache=SimCache(model),
+    )
+
+
+def describe(scenario: Scenario) -> str:
+    """One line for banners: the data is simulated, and by which scenario."""
+    return json.dumps({"simulated": True, "scenario": scenario.name})
