@@ -73,7 +73,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     from festsafe_nb.parameters import read_parameters
     from festsafe_nb.runbooks import REGISTRY
 
-    listing = {}
+    listing: dict[str, dict[str, Any]] = {}
     for name, info in sorted(REGISTRY.items()):
         params = read_parameters(info.path)
         listing[name] = {
@@ -114,7 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
     run_p.add_argument("runbook", help="e.g. high-latency (see `festsafe-nb list`)")
     run_p.add_argument("--env", help="environment name (default: the notebook's, demo)")
     run_p.add_argument(
-        "-p", "--param", action="append", metavar="KEY=VALUE",
+        "-p",
+        "--param",
+        action="append",
+        metavar="KEY=VALUE",
         help="notebook parameter; VALUE is JSON, or plain text for text parameters",
     )
     run_p.add_argument("--reports-dir", help="root of the report archive (default: reports/)")

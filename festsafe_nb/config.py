@@ -76,9 +76,7 @@ class Environment(BaseModel):
     def _dsn_has_no_password(cls, v: str | None) -> str | None:
         if v is None:
             return v
-        if re.search(r"(^|\s)password\s*=", v) or (
-            "://" in v and urlsplit(v).password is not None
-        ):
+        if re.search(r"(^|\s)password\s*=", v) or ("://" in v and urlsplit(v).password is not None):
             raise ValueError("postgres_dsn must not carry a password; use postgres_password_env")
         return v
 
@@ -108,7 +106,7 @@ class Settings(BaseSettings):
     )
 
     environments: dict[str, Environment] = Field(default_factory=_builtin_environments)
-    thresholds: Thresholds = Field(default_factory=Thresholds)  # type: ignore[arg-type]
+    thresholds: Thresholds = Field(default_factory=Thresholds)
     reports_dir: Path = Path("reports")
     kernel_name: str = "python3"
 
@@ -152,7 +150,5 @@ def load_settings(**overrides: object) -> Settings:
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        lines = [
-            f"  {'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        ]
+        lines = [f"  {'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()]
         raise ConfigError(f"invalid settings ({config_path()}):\n" + "\n".join(lines)) from None

@@ -63,12 +63,16 @@ def read_parameters(path: Path) -> dict[str, Parameter]:
             and len(node.targets) == 1
             and isinstance(node.targets[0], ast.Name)
         ):
-            raise ParameterError(f"{path.name}: parameters cell line {node.lineno} is not `name = literal`")
+            raise ParameterError(
+                f"{path.name}: parameters cell line {node.lineno} is not `name = literal`"
+            )
         name = node.targets[0].id
         try:
             default = ast.literal_eval(node.value)
         except ValueError:
-            raise ParameterError(f"{path.name}: parameter {name} has a non-literal default") from None
+            raise ParameterError(
+                f"{path.name}: parameter {name} has a non-literal default"
+            ) from None
         out[name] = Parameter(name, default, comments.get(node.lineno, ""))
     return out
 
@@ -95,7 +99,9 @@ def _same_kind(default: Any, value: Any) -> bool:
     if isinstance(default, bool) or isinstance(value, bool):
         return isinstance(default, bool) and isinstance(value, bool)
     if isinstance(default, int | float):
-        return isinstance(value, int | float) and (isinstance(default, float) or isinstance(value, int))
+        return isinstance(value, int | float) and (
+            isinstance(default, float) or isinstance(value, int)
+        )
     if default is None:
         return True
     return isinstance(value, type(default))

@@ -27,6 +27,7 @@ from festsafe_nb.evidence import read_evidence
 from festsafe_nb.findings import SCHEMA_VERSION
 from festsafe_nb.parameters import read_parameters, validate
 from festsafe_nb.runbooks import REGISTRY, RunbookInfo
+from festsafe_nb.session import check_session_parameters
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_UNAVAILABLE = 0, 1, 2, 3
 _SECRET_NAME = re.compile(r"(PASSWORD|SECRET|TOKEN|API_KEY|PRIVATE_KEY)", re.IGNORECASE)
@@ -63,13 +64,16 @@ def prepare(
     params = validate(declared, parameters, notebook=info.notebook)
     if "execution_mode" in declared:
         params.setdefault("execution_mode", "headless")
-    env_name = params.get("environment", declared.get("environment") and declared["environment"].default)
+    env_name = params.get(
+        "environment", declared["environment"].default if "environment" in declared else None
+    )
     if isinstance(env_name, str):
         env = settings.environment(env_name)
         if env.kind == "demo" and "scenario" in declared:
             from festsafe_nb.sim import load_scenario
 
             load_scenario(str(params.get("scenario", declared["scenario"].default)))
+    check_session_parameters({**{k: p.default for k, p in declared.items()}, **params})
     return info, params
 
 
@@ -131,7 +135,7 @@ def run(
         )
     except PapermillExecutionError as exc:
         error = {"cell": exc.exec_count, "ename": exc.ename, "evalue": exc.evalue}
-    except Exception as exc:  # noqa: BLE001 - a dead kernel or timeout must still leave a report
+    except Exception as exc:  # a dead kernel or timeout must still leave a report
         error = {"cell": None, "ename": type(exc).__name__, "evalue": str(exc)}
     ended = datetime.now(UTC)
 

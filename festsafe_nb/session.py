@@ -9,6 +9,7 @@ finding, so the diagnosis sees the whole run and the report lists sources that d
 from __future__ import annotations
 
 import html
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 T = TypeVar("T")
+_NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 Mode = Literal["interactive", "headless"]
 
 
@@ -66,7 +68,11 @@ def parse_time(value: str, name: str) -> datetime | None:
 
 
 def make_window(
-    *, end: str, window_minutes: int, alert_starts_at: str, alert_ends_at: str,
+    *,
+    end: str,
+    window_minutes: int,
+    alert_starts_at: str,
+    alert_ends_at: str,
     now: datetime | None = None,
 ) -> Window:
     if not 5 <= int(window_minutes) <= 7 * 24 * 60:
@@ -82,6 +88,23 @@ def make_window(
     start = stop - timedelta(minutes=int(window_minutes))
     step = max(15, int(window_minutes) * 60 // 240)
     return Window(start=start, end=stop, step_s=step, alert_start=alert_start, alert_end=alert_end)
+
+
+def check_session_parameters(params: dict[str, Any]) -> None:
+    """Refuse bad window and mode parameters before a run starts (the runner calls this)."""
+    if "execution_mode" in params and params["execution_mode"] not in ("interactive", "headless"):
+        raise ParameterError("execution_mode must be 'interactive' or 'headless'")
+    if "namespace" in params and not _NAMESPACE.match(str(params["namespace"])):
+        raise ParameterError(
+            f"namespace={params['namespace']!r} is not a Kubernetes namespace name"
+        )
+    if "window_minutes" in params:
+        make_window(
+            end=str(params.get("end", "")),
+            window_minutes=int(params["window_minutes"]),
+            alert_starts_at=str(params.get("alert_starts_at", "")),
+            alert_ends_at=str(params.get("alert_ends_at", "")),
+        )
 
 
 @dataclass
@@ -115,7 +138,10 @@ class RunbookSession:
         if self.sources.metrics is None:
             raise SourceUnavailable("prometheus", "not configured for this environment")
         return self.sources.metrics.signal(
-            self.catalog.signal(name), self.window.start, self.window.end, self.window.step_s,
+            self.catalog.signal(name),
+            self.window.start,
+            self.window.end,
+            self.window.step_s,
             **params,
         )
 
@@ -207,8 +233,7 @@ def open_session(
     now: datetime | None = None,
 ) -> RunbookSession:
     """Everything a notebook's setup cell needs, from its parameters."""
-    if execution_mode not in ("interactive", "headless"):
-        raise ParameterError("execution_mode must be 'interactive' or 'headless'")
+    check_session_parameters({"execution_mode": execution_mode, "namespace": namespace})
     settings = settings or load_settings()
     env = settings.environment(environment)
     catalog = load_catalog()

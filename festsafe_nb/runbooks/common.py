@@ -124,8 +124,10 @@ def judge_signal(
     else:
         bad = value < threshold if signal.bad_when == "below" else value > threshold
         status = Status.BREACH if bad else Status.OK
-        relation = ("below" if bad else "at or above") if signal.bad_when == "below" else (
-            "above" if bad else "within"
+        relation = (
+            ("below" if bad else "at or above")
+            if signal.bad_when == "below"
+            else ("above" if bad else "within")
         )
         summary = (
             f"{what or title} is {value:.4g} {unit}{where_txt}, {relation} the threshold of "

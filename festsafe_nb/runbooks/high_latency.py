@@ -33,16 +33,24 @@ COMPONENTS: tuple[Suspect, ...] = ("database", "ml_inference", "external_api", "
 def latency_by_route(s: RunbookSession) -> Check:
     """Step 1: P95 latency per service and route against the runbook's 500 ms."""
     return judge_signal(
-        s, "api_latency_p95", check="api_latency_p95", title="API P95 latency by route",
-        severity=Severity.CRITICAL, what="The slowest route's P95 latency",
+        s,
+        "api_latency_p95",
+        check="api_latency_p95",
+        title="API P95 latency by route",
+        severity=Severity.CRITICAL,
+        what="The slowest route's P95 latency",
     )
 
 
 def error_rate(s: RunbookSession) -> Check:
     """Step 1: the 5xx share per service against the runbook's 1 %."""
     return judge_signal(
-        s, "api_error_rate", check="api_error_rate", title="API error rate (5xx share)",
-        severity=Severity.WARNING, what="The highest 5xx share",
+        s,
+        "api_error_rate",
+        check="api_error_rate",
+        title="API error rate (5xx share)",
+        severity=Severity.WARNING,
+        what="The highest 5xx share",
     )
 
 
@@ -73,7 +81,10 @@ def access_logs(s: RunbookSession, deployment: str = "backend") -> Check:
     if logs.empty or "duration_ms" not in logs.columns:
         result.add(
             Finding(
-                check="access_log", title=title, status=Status.UNKNOWN, source="kubernetes",
+                check="access_log",
+                title=title,
+                status=Status.UNKNOWN,
+                source="kubernetes",
                 summary=f"No access-log lines from {deployment} in the last 15 minutes.",
             )
         )
@@ -107,8 +118,12 @@ def access_logs(s: RunbookSession, deployment: str = "backend") -> Check:
 def database(s: RunbookSession) -> Check:
     """Step 2, database: query time, slow and blocked queries, the heaviest statements."""
     result = judge_signal(
-        s, "db_query_p95", check="db_query_p95", title="Database query P95 by query",
-        component="database", what="The slowest query's P95",
+        s,
+        "db_query_p95",
+        check="db_query_p95",
+        title="Database query P95 by query",
+        component="database",
+        what="The slowest query's P95",
     )
     db = s.sources.database
     if db is None:
@@ -116,7 +131,9 @@ def database(s: RunbookSession) -> Check:
 
         result.add(
             Finding.unavailable_from(
-                "db_activity", "Database activity", SourceUnavailable("postgresql", "not configured")
+                "db_activity",
+                "Database activity",
+                SourceUnavailable("postgresql", "not configured"),
             )
         )
         return result
@@ -177,7 +194,9 @@ def database(s: RunbookSession) -> Check:
     elif top is None:
         result.add(
             Finding(
-                check="db_top_statements", title="Heaviest statements", status=Status.UNKNOWN,
+                check="db_top_statements",
+                title="Heaviest statements",
+                status=Status.UNKNOWN,
                 source="postgresql",
                 summary="pg_stat_statements is not installed; statement statistics unknown.",
             )
@@ -186,7 +205,9 @@ def database(s: RunbookSession) -> Check:
         result.frames["top_statements"] = top
         result.add(
             Finding(
-                check="db_top_statements", title="Heaviest statements", status=Status.OK,
+                check="db_top_statements",
+                title="Heaviest statements",
+                status=Status.OK,
                 source="postgresql",
                 summary="Statements by mean execution time (pg_stat_statements), for context.",
                 evidence=[table("pg_stat_statements by mean time", top.round(2))],
@@ -198,20 +219,31 @@ def database(s: RunbookSession) -> Check:
 def ml_inference(s: RunbookSession) -> Check:
     """Step 2, ML inference: the model service's P95."""
     return judge_signal(
-        s, "inference_p95", check="inference_p95", title="ML inference P95",
-        component="ml_inference", what="Model inference P95",
+        s,
+        "inference_p95",
+        check="inference_p95",
+        title="ML inference P95",
+        component="ml_inference",
+        what="Model inference P95",
     )
 
 
 def external_apis(s: RunbookSession) -> Check:
     """Step 2, external APIs: each provider's P95 response time."""
     result = judge_signal(
-        s, "external_api_p95", check="external_api_p95", title="External API P95 by API",
-        component="external_api", what="The slowest external API's P95",
+        s,
+        "external_api_p95",
+        check="external_api_p95",
+        title="External API P95 by API",
+        component="external_api",
+        what="The slowest external API's P95",
     )
     errors = judge_signal(
-        s, "external_api_error_rate", check="external_api_errors",
-        title="External API failure share", what="The highest failure share",
+        s,
+        "external_api_error_rate",
+        check="external_api_errors",
+        title="External API failure share",
+        what="The highest failure share",
     )
     result.figures += errors.figures
     result.findings += errors.findings
@@ -221,9 +253,13 @@ def external_apis(s: RunbookSession) -> Check:
 def capacity(s: RunbookSession, deployment: str = "backend") -> Check:
     """Step 3: backend replicas against load; proposes the scale-up when replicas are short."""
     result = judge_signal(
-        s, "load_per_replica", check="load_per_replica",
-        title=f"{deployment} requests per available replica", component="capacity",
-        what="Load per replica", service=deployment,
+        s,
+        "load_per_replica",
+        check="load_per_replica",
+        title=f"{deployment} requests per available replica",
+        component="capacity",
+        what="Load per replica",
+        service=deployment,
     )
     kube = s.sources.kube
     if kube is None:
@@ -238,8 +274,11 @@ def capacity(s: RunbookSession, deployment: str = "backend") -> Check:
     if row.empty:
         result.add(
             Finding(
-                check="replicas", title="Deployment replicas", status=Status.UNKNOWN,
-                source="kubernetes", component="capacity",
+                check="replicas",
+                title="Deployment replicas",
+                status=Status.UNKNOWN,
+                source="kubernetes",
+                component="capacity",
                 summary=f"No deployment {deployment!r} in namespace {s.namespace!r}.",
                 evidence=[table("deployments", got)],
             )
@@ -269,8 +308,11 @@ def capacity(s: RunbookSession, deployment: str = "backend") -> Check:
 def connection_pool(s: RunbookSession) -> Check:
     """Step 4: database connections in use against the runbook's 80 % of max_connections."""
     result = judge_signal(
-        s, "db_connections_ratio", check="db_connections_ratio",
-        title="Database connections / max_connections", component="database",
+        s,
+        "db_connections_ratio",
+        check="db_connections_ratio",
+        title="Database connections / max_connections",
+        component="database",
         what="Connections in use",
     )
     db = s.sources.database
@@ -309,8 +351,12 @@ def connection_pool(s: RunbookSession) -> Check:
 def cache(s: RunbookSession) -> Check:
     """Step 5: the Redis hit rate, over time (Prometheus) and as Redis counts it now."""
     result = judge_signal(
-        s, "cache_hit_rate", check="cache_hit_rate", title="Redis cache hit rate",
-        component="cache", what="The cache hit rate",
+        s,
+        "cache_hit_rate",
+        check="cache_hit_rate",
+        title="Redis cache hit rate",
+        component="cache",
+        what="The cache hit rate",
     )
     src = s.sources.cache
     if src is None:
@@ -349,8 +395,15 @@ def cache(s: RunbookSession) -> Check:
 def run_all(s: RunbookSession) -> list[Check]:
     """Every step in runbook order (for scripts and tests; the notebook calls them one by one)."""
     return [
-        latency_by_route(s), error_rate(s), access_logs(s), database(s), ml_inference(s),
-        external_apis(s), capacity(s), connection_pool(s), cache(s),
+        latency_by_route(s),
+        error_rate(s),
+        access_logs(s),
+        database(s),
+        ml_inference(s),
+        external_apis(s),
+        capacity(s),
+        connection_pool(s),
+        cache(s),
     ]
 
 

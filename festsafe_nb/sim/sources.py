@@ -244,7 +244,7 @@ class SimDatabase(_Sim):
 
     def top_statements(self, limit: int = 10) -> pd.DataFrame | None:
         snap = self._now()
-        rows = [
+        rows: list[dict[str, Any]] = [
             {
                 "queryid": int(hashlib.sha1(q.encode()).hexdigest()[:12], 16),
                 "calls": 40_000 // (i + 1),
