@@ -115,23 +115,28 @@ def run(
     from papermill.exceptions import PapermillExecutionError
 
     from festsafe_nb import report
+    from festsafe_nb.engine import register
 
     settings = settings or load_settings()
     info, params = prepare(runbook, dict(parameters or {}), settings)
     started = datetime.now(UTC)
     t0 = time.perf_counter()
     run_id, run_dir = new_run_dir(Path(reports_dir or settings.reports_dir), runbook, started)
+    # papermill saves after every cell: a killed run leaves this partial notebook as evidence
+    # of an incomplete run; a finished one replaces it with the scrubbed report.ipynb
+    partial = run_dir / "report.partial.ipynb"
     out_path = run_dir / "report.ipynb"
     error: dict[str, Any] | None = None
     try:
         papermill.execute_notebook(
             str(info.path),
-            str(out_path),
+            str(partial),
             parameters=params,
             kernel_name=settings.kernel_name,
             progress_bar=False,
             log_output=False,
             execution_timeout=cell_timeout_s,
+            engine_name=register(),
         )
     except PapermillExecutionError as exc:
         error = {"cell": exc.exec_count, "ename": exc.ename, "evalue": exc.evalue}
@@ -139,13 +144,17 @@ def run(
         error = {"cell": None, "ename": type(exc).__name__, "evalue": str(exc)}
     ended = datetime.now(UTC)
 
-    if out_path.exists():
-        nb = nbformat.read(str(out_path), as_version=4)
+    if partial.exists():
+        nb = nbformat.read(str(partial), as_version=4)
     else:  # papermill failed before writing anything: keep the input as the record
         nb = nbformat.read(str(info.path), as_version=4)
     error = error or _first_error(nb)
-    report.scrub(nb, known_secrets(settings))
+    secrets = known_secrets(settings)
+    report.scrub(nb, secrets)
+    if error and error.get("evalue"):
+        error["evalue"] = report.scrub_text(str(error["evalue"]), secrets)[0]
     nbformat.write(nb, str(out_path))
+    partial.unlink(missing_ok=True)
 
     ev = read_evidence(nb)
     unavailable = [f.check for f in ev.findings if f.unavailable]
