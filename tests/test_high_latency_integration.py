@@ -51,8 +51,9 @@ EXPECTED = {
     "slow-external-api": "external_api",
     "under-provisioned": "capacity",
 }
-# connections the runbook's own checks and the lock scenario's sessions take besides the idle ones
-OWN_SESSIONS = 1
+# the test server: max_connections=20, 3 of them reserved for superusers; the runbook's own
+# PostgreSQL source needs one application slot while it looks
+MAX_CONNECTIONS, APP_SLOTS, OWN_SESSIONS = 20, 17, 1
 
 
 @dataclass
@@ -78,6 +79,8 @@ def write_config(
         f'postgres_dsn = "{postgres_dsn}"\n'
         f'redis_url = "{redis_url}"\n'
         "timeout_s = 1.0\n"
+        # the real sessions were started seconds ago, not the scenario's half hour
+        "[thresholds]\nslow_query_seconds = 1.0\n"
     )
     return path
 
@@ -119,7 +122,9 @@ def loaded(
     with (
         database_state(
             postgres_server,
-            hold_idle_connections=plan.idle_connections(20, already=busy),
+            hold_idle_connections=min(
+                plan.idle_connections(MAX_CONNECTIONS, already=busy), APP_SLOTS - busy
+            ),
             long_running_query=plan.long_running_query,
             lock_wait=plan.lock_wait,
         ),

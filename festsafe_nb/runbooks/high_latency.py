@@ -20,6 +20,7 @@ from festsafe_nb.findings import (
     Severity,
     Status,
     Suspect,
+    TableBlock,
 )
 from festsafe_nb.runbooks.common import Check, judge_signal, table
 
@@ -286,6 +287,23 @@ def capacity(s: RunbookSession, deployment: str = "backend") -> Check:
         return result
     want, ready = int(row["replicas"].iloc[0]), int(row["available_replicas"].iloc[0])
     short = ready < want
+    evidence: list[TableBlock | CommandBlock] = [table("deployments", got)]
+    pods = s.attempt("pods", "Pods", lambda: kube.pods(s.namespace, f"app={deployment}"))
+    note = ""
+    if not isinstance(pods, Finding) and len(pods):
+        unhealthy = pods[(~pods["ready"].astype(bool)) | (pods["restarts"] > 0)]
+        note = (
+            f" {len(unhealthy)} of {len(pods)} pods not ready or restarting."
+            if len(unhealthy)
+            else f" All {len(pods)} pods ready, none restarting."
+        )
+        evidence.append(table(f"pods app={deployment}", pods))
+    events = s.attempt("events", "Events", lambda: kube.events(s.namespace))
+    if not isinstance(events, Finding) and len(events):
+        warnings = events[events["type"] == "Warning"]
+        if len(warnings):
+            evidence.append(table("warning events in the namespace", warnings))
+    evidence.append(CommandBlock(command=f"kubectl get pods -l app={deployment} -n {s.namespace}"))
     result.add(
         Finding(
             check="replicas",
@@ -296,10 +314,10 @@ def capacity(s: RunbookSession, deployment: str = "backend") -> Check:
             threshold=float(want),
             bad_when="below",
             unit="replicas",
-            summary=f"{deployment}: {ready} of {want} replicas available.",
+            summary=f"{deployment}: {ready} of {want} replicas available.{note}",
             component="capacity",
             source="kubernetes",
-            evidence=[table("deployments", got)],
+            evidence=evidence,
         )
     )
     return result
