@@ -63,6 +63,7 @@ def main() -> None:
             plain.append(timed(plain_cmd))
             ours.append(timed(ours_cmd))
     mo, mp = statistics.median(ours), statistics.median(plain)
+
     def runs(xs: list[float]) -> str:
         return ", ".join(f"{x:.2f}" for x in xs)
 
