@@ -27,6 +27,7 @@ from pydantic_settings import (
 )
 
 from festsafe_nb.errors import ConfigError
+from festsafe_nb.windows import MaintenanceWindow, default_windows
 
 DEMO = "demo"
 
@@ -92,6 +93,43 @@ class Environment(BaseModel):
         return os.environ.get(variable) or None
 
 
+class HeadlessPolicy(BaseModel):
+    """Written permission for a headless run to execute one action for one alert.
+
+    Default deny: without a matching policy a headless run only proposes. ``max_replicas``
+    bounds a scale action's target.
+    """
+
+    action: str
+    alert: str = Field(description="alertname, or * for any alert-triggered run")
+    runbook: str = "*"
+    namespace: str = "festsafe"
+    max_replicas: int | None = Field(None, gt=0)
+
+
+class Remediation(BaseModel):
+    """Who may run which class of action, and what a headless run may do on its own."""
+
+    actor: str | None = Field(None, description="identity when neither JupyterHub nor OS says")
+    roles: dict[str, list[str]] = Field(
+        default_factory=dict, description="identity -> roles, e.g. alice = ['operator']"
+    )
+    required_role: dict[str, str] = Field(
+        default_factory=lambda: {
+            "scale": "operator",
+            "rollout_restart": "operator",
+            "set_image": "deployer",
+            "rollout_undo": "deployer",
+            "rotate_secret": "security",
+            "start_retraining": "ml-engineer",
+        },
+        description="action -> role an identity needs to execute it",
+    )
+    headless_policies: list[HeadlessPolicy] = Field(default_factory=list)
+    audit_log: Path = Path("reports/audit/audit.jsonl")
+    verify_timeout_s: float = Field(120.0, gt=0)
+
+
 def _builtin_environments() -> dict[str, Environment]:
     return {DEMO: Environment(kind="demo", description="embedded simulated FestSafe platform")}
 
@@ -109,6 +147,8 @@ class Settings(BaseSettings):
     thresholds: Thresholds = Field(default_factory=Thresholds)
     reports_dir: Path = Path("reports")
     kernel_name: str = "python3"
+    remediation: Remediation = Field(default_factory=Remediation)
+    maintenance_windows: list[MaintenanceWindow] = Field(default_factory=default_windows)
 
     @field_validator("environments")
     @classmethod

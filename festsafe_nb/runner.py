@@ -108,8 +108,13 @@ def run(
     settings: Settings | None = None,
     reports_dir: Path | None = None,
     cell_timeout_s: int = 300,
+    kernel_manager: Any | None = None,
 ) -> RunResult:
-    """Execute ``runbook`` headless and write its report; raises BadInput before running."""
+    """Execute ``runbook`` headless and write its report; raises BadInput before running.
+
+    ``kernel_manager``: a jupyter_client KernelManager whose kernel is already started (the
+    alert service pre-starts them); it is used for this run only and the caller shuts it down.
+    """
     import nbformat
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -137,6 +142,7 @@ def run(
             log_output=False,
             execution_timeout=cell_timeout_s,
             engine_name=register(),
+            km=kernel_manager,
         )
     except PapermillExecutionError as exc:
         error = {"cell": exc.exec_count, "ename": exc.ename, "evalue": exc.evalue}
