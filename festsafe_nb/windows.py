@@ -91,7 +91,5 @@ def active_windows(
 ) -> list[MaintenanceWindow]:
     """The windows open at ``at`` (for ``component`` if given)."""
     return [
-        w
-        for w in windows
-        if w.contains(at) and (component is None or component in w.components)
+        w for w in windows if w.contains(at) and (component is None or component in w.components)
     ]
