@@ -13,7 +13,7 @@ from festsafe_nb.errors import (
     SourceUnavailable,
 )
 from festsafe_nb.findings import Diagnosis, Finding, ProposedAction, Severity, Status
-from festsafe_nb.runbooks.common import show, summarize
+from festsafe_nb.runbooks.common import act, show, summarize
 from festsafe_nb.session import RunbookSession, open_session
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "Severity",
     "SourceUnavailable",
     "Status",
+    "act",
     "open_session",
     "show",
     "summarize",

@@ -128,6 +128,15 @@ def build_parser() -> argparse.ArgumentParser:
     verify_p = sub.add_parser("verify", help="check a report folder against its manifest")
     verify_p.add_argument("report_dir")
     verify_p.set_defaults(func=cmd_verify)
+    from festsafe_nb.actions.audit_cli import register as register_audit
+
+    register_audit(sub)
+    from festsafe_nb.alerting import register as register_alerting
+
+    register_alerting(sub)
+    from festsafe_nb.service.cli import register as register_service
+
+    register_service(sub)
     return parser
 
 

@@ -27,6 +27,7 @@ from pydantic_settings import (
 )
 
 from festsafe_nb.errors import ConfigError
+from festsafe_nb.service.settings import ServiceSettings
 from festsafe_nb.windows import MaintenanceWindow, default_windows
 
 DEMO = "demo"
@@ -101,7 +102,9 @@ class HeadlessPolicy(BaseModel):
     """
 
     action: str
-    alert: str = Field(description="alertname, or * for any alert-triggered run")
+    alert: str = Field(
+        description="alertname; * for any alert-triggered run; none for a run no alert started"
+    )
     runbook: str = "*"
     namespace: str = "festsafe"
     max_replicas: int | None = Field(None, gt=0)
@@ -149,6 +152,7 @@ class Settings(BaseSettings):
     kernel_name: str = "python3"
     remediation: Remediation = Field(default_factory=Remediation)
     maintenance_windows: list[MaintenanceWindow] = Field(default_factory=default_windows)
+    service: ServiceSettings = Field(default_factory=ServiceSettings)
 
     @field_validator("environments")
     @classmethod

@@ -116,7 +116,7 @@ class ProposedAction(BaseModel):
 
 
 Suspect = Literal[
-    "database", "ml_inference", "external_api", "cache", "capacity", "none", "unknown"
+    "database", "ml_inference", "external_api", "cache", "capacity", "release", "none", "unknown"
 ]
 
 

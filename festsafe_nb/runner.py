@@ -56,14 +56,18 @@ def runbook_info(name: str) -> RunbookInfo:
 
 
 def prepare(
-    runbook: str, parameters: dict[str, Any], settings: Settings
+    runbook: str, parameters: dict[str, Any], settings: Settings, run_id: str = ""
 ) -> tuple[RunbookInfo, dict[str, Any]]:
     """Resolve the runbook and validate everything about the run before anything executes."""
     info = runbook_info(runbook)
     declared = read_parameters(info.path)
+    if "run_id" in parameters:
+        raise ParameterError("run_id is set by the runner, not by the caller")
     params = validate(declared, parameters, notebook=info.notebook)
     if "execution_mode" in declared:
         params.setdefault("execution_mode", "headless")
+    if "run_id" in declared and run_id:
+        params["run_id"] = run_id
     env_name = params.get(
         "environment", declared["environment"].default if "environment" in declared else None
     )
@@ -85,12 +89,21 @@ def known_secrets(settings: Settings) -> list[str]:
     return sorted({os.environ[n] for n in names if len(os.environ.get(n, "")) >= 4})
 
 
-def new_run_dir(root: Path, runbook: str, started: datetime) -> tuple[str, Path]:
-    run_id = uuid.uuid4().hex[:8]
+def new_run_dir(root: Path, runbook: str, started: datetime, run_id: str) -> Path:
     stamp = started.strftime("%Y%m%dT%H%M%SZ")
     path = root / started.strftime("%Y/%m/%d") / f"{runbook}-{stamp}-{run_id}"
     path.mkdir(parents=True, exist_ok=False)
-    return run_id, path
+    return path
+
+
+def audit_entries(settings: Settings, run_id: str) -> list[dict[str, Any]]:
+    """This run's entries in the audit trail (every gate decision, refused ones too)."""
+    path = Path(settings.remediation.audit_log)
+    if not path.exists():
+        return []
+    from festsafe_nb.actions.audit import AuditLog
+
+    return AuditLog(path).list(run_id=run_id)
 
 
 def _first_error(nb: Any) -> dict[str, Any] | None:
@@ -123,10 +136,11 @@ def run(
     from festsafe_nb.engine import register
 
     settings = settings or load_settings()
-    info, params = prepare(runbook, dict(parameters or {}), settings)
+    run_id = uuid.uuid4().hex[:8]
+    info, params = prepare(runbook, dict(parameters or {}), settings, run_id)
     started = datetime.now(UTC)
     t0 = time.perf_counter()
-    run_id, run_dir = new_run_dir(Path(reports_dir or settings.reports_dir), runbook, started)
+    run_dir = new_run_dir(Path(reports_dir or settings.reports_dir), runbook, started, run_id)
     # papermill saves after every cell: a killed run leaves this partial notebook as evidence
     # of an incomplete run; a finished one replaces it with the scrubbed report.ipynb
     partial = run_dir / "report.partial.ipynb"
@@ -163,6 +177,7 @@ def run(
     partial.unlink(missing_ok=True)
 
     ev = read_evidence(nb)
+    gate = audit_entries(settings, run_id)
     unavailable = [f.check for f in ev.findings if f.unavailable]
     if error:
         status, code = "failed", EXIT_FAILED
@@ -191,7 +206,8 @@ def run(
         "findings": [f.model_dump(mode="json") for f in ev.findings],
         "diagnosis": diagnosis,
         "proposed_actions": [a.model_dump(mode="json") for a in ev.actions],
-        "executed_actions": [],
+        "executed_actions": [e for e in gate if e.get("decision") == "executed"],
+        "gate_decisions": gate,
         "error": error,
     }
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")

@@ -41,6 +41,7 @@ class Window:
     alert_start: datetime | None = None
     alert_end: datetime | None = None
     assess_minutes: int = 5
+    assess_from: datetime | None = None
 
     @property
     def shaded(self) -> tuple[datetime, datetime] | None:
@@ -50,7 +51,10 @@ class Window:
 
     @property
     def assess_start(self) -> datetime:
-        """Start of the period a check judges: the last few minutes of the window."""
+        """Start of the period a check judges: the last few minutes of the window, or from a
+        given instant (post-checks judge only what came after the change)."""
+        if self.assess_from is not None:
+            return self.assess_from
         return self.end - timedelta(minutes=self.assess_minutes)
 
 
@@ -94,6 +98,8 @@ def check_session_parameters(params: dict[str, Any]) -> None:
     """Refuse bad window and mode parameters before a run starts (the runner calls this)."""
     if "execution_mode" in params and params["execution_mode"] not in ("interactive", "headless"):
         raise ParameterError("execution_mode must be 'interactive' or 'headless'")
+    if "run_id" in params and not re.match(r"^[A-Za-z0-9-]{0,64}$", str(params["run_id"])):
+        raise ParameterError("run_id must be letters, digits and dashes")
     if "namespace" in params and not _NAMESPACE.match(str(params["namespace"])):
         raise ParameterError(
             f"namespace={params['namespace']!r} is not a Kubernetes namespace name"
@@ -123,6 +129,53 @@ class RunbookSession:
     session_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     findings: list[Finding] = field(default_factory=list)
     reachability: dict[str, str] = field(default_factory=dict)
+    run_id: str = ""
+    cluster_factory: Callable[[], Any] | None = None
+    _cluster: Any = None
+    _gate: Any = None
+
+    @property
+    def cluster(self) -> Any:
+        """The write-side Kubernetes client actions use (the demo's emulated API in demo)."""
+        if self._cluster is None:
+            if self.cluster_factory is not None:
+                self._cluster = self.cluster_factory()
+            else:
+                from festsafe_nb.actions.cluster import Cluster
+
+                self._cluster = Cluster.from_environment(self.environment)
+        return self._cluster
+
+    @property
+    def gate(self) -> Any:
+        """The remediation gate of this run: every attempt goes through it and is audited."""
+        if self._gate is None:
+            from festsafe_nb.actions.gate import Gate
+
+            self._gate = Gate(
+                self.settings,
+                self.cluster,
+                str(self.settings.remediation.audit_log),
+                run_id=self.run_id or self.session_id,
+                mode=self.execution_mode,
+                alert=self.alert_labels.get("alertname"),
+                runbook=self.runbook,
+            )
+        return self._gate
+
+    def audited(
+        self, action: str | None = None, decision: str | None = None
+    ) -> list[dict[str, Any]]:
+        """This run's audit entries (e.g. the updates that were really executed)."""
+        from pathlib import Path
+
+        from festsafe_nb.actions.audit import AuditLog
+
+        path = Path(self.settings.remediation.audit_log)
+        if not path.exists():
+            return []
+        entries = AuditLog(path).list(run_id=self.run_id or self.session_id, action=action)
+        return [e for e in entries if decision is None or e.get("decision") == decision]
 
     @property
     def simulated(self) -> bool:
@@ -133,16 +186,30 @@ class RunbookSession:
         return self.settings.thresholds
 
     # -- evidence access ------------------------------------------------------------------
-    def signal(self, name: str, **params: Any) -> pd.DataFrame:
-        """A catalog signal over the session window, or SourceUnavailable."""
+    def signal(self, name: str, window: Window | None = None, **params: Any) -> pd.DataFrame:
+        """A catalog signal over the session window (or ``window``), or SourceUnavailable."""
         if self.sources.metrics is None:
             raise SourceUnavailable("prometheus", "not configured for this environment")
+        w = window or self.window
         return self.sources.metrics.signal(
-            self.catalog.signal(name),
-            self.window.start,
-            self.window.end,
-            self.window.step_s,
-            **params,
+            self.catalog.signal(name), w.start, w.end, w.step_s, **params
+        )
+
+    def window_until_now(self, minutes: int, since: datetime) -> Window:
+        """A window ending now that judges only what came after ``since`` (post-checks); the
+        shaded band is the time since the change."""
+        end = datetime.now(UTC)
+        step = 5 if self.simulated else 15
+        span = max(timedelta(minutes=minutes), end - since + timedelta(minutes=minutes))
+        # a grid that ends exactly at ``end``: the newest sample is always after the change
+        steps = int(span.total_seconds() // step) + 1
+        return Window(
+            start=end - timedelta(seconds=step * steps),
+            end=end,
+            step_s=step,
+            alert_start=since,
+            alert_end=end,
+            assess_from=since,
         )
 
     def attempt(self, check: str, title: str, fetch: Callable[[], T]) -> T | Finding:
@@ -229,6 +296,7 @@ def open_session(
     alert_ends_at: str = "",
     alert_labels: dict[str, str] | None = None,
     execution_mode: str = "interactive",
+    run_id: str = "",
     settings: Settings | None = None,
     now: datetime | None = None,
 ) -> RunbookSession:
@@ -244,10 +312,11 @@ def open_session(
         alert_ends_at=alert_ends_at,
         now=now,
     )
+    cluster_factory = None
     if env.kind == "demo":
         from festsafe_nb.sim import load_scenario, simulated_sources
 
-        sources = simulated_sources(load_scenario(scenario), window.end)
+        sources, cluster_factory = simulated_sources(load_scenario(scenario), window.end)
     else:
         from festsafe_nb.sources.connect import connect
 
@@ -264,4 +333,6 @@ def open_session(
         execution_mode=execution_mode,  # type: ignore[arg-type]
         scenario=scenario if env.kind == "demo" else None,
         alert_labels={str(k): str(v) for k, v in (alert_labels or {}).items()},
+        run_id=run_id,
+        cluster_factory=cluster_factory,
     )

@@ -22,17 +22,15 @@ import pytest
 from festsafe_nb import runner
 from festsafe_nb.config import load_settings
 from festsafe_nb.report import verify_manifest
-from festsafe_nb.sim import load_scenario
+from festsafe_nb.sim import load_scenario, scenario_names
+from festsafe_nb.sim.cluster import seed
 from festsafe_nb.sim.export import (
     cache_plan,
     database_plan,
-    kube_objects,
     openmetrics_history,
-    pod_logs,
 )
-from festsafe_nb.sim.platform import REPLICAS
+from festsafe_nb.sim.kube import KubeEmulator
 from tests.fixtures.faults import blackhole_server, closed_port, garbage_server
-from tests.fixtures.kube_emulator import KubeEmulator
 from tests.fixtures.prometheus import PrometheusFactory, PrometheusServer
 from tests.fixtures.services import (
     PostgresServer,
@@ -43,13 +41,11 @@ from tests.fixtures.services import (
 
 pytestmark = pytest.mark.integration
 
+# every scenario that describes the platform (not the simulator's own source outages)
 EXPECTED = {
-    "healthy": "none",
-    "slow-database": "database",
-    "cache-miss-storm": "cache",
-    "slow-ml-inference": "ml_inference",
-    "slow-external-api": "external_api",
-    "under-provisioned": "capacity",
+    name: load_scenario(name).expect["high-latency"]
+    for name in scenario_names()
+    if not load_scenario(name).unavailable and not name.startswith("rollout-")
 }
 # the test server: max_connections=20, 3 of them reserved for superusers; the runbook's own
 # PostgreSQL source needs one application slot while it looks
@@ -86,12 +82,7 @@ def write_config(
 
 
 def seed_kube(kube: KubeEmulator, scenario: str, end: datetime) -> None:
-    sc = load_scenario(scenario)
-    for obj in kube_objects(sc, end):
-        kube.add(obj)
-    for deployment in REPLICAS:
-        for pod, text in pod_logs(sc, end, deployment).items():
-            kube.add_pod(pod, app=deployment, logs=text, image=f"festsafe/{deployment}:v1.4.2")
+    seed(kube, load_scenario(scenario), end)
 
 
 @contextlib.contextmanager

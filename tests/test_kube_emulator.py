@@ -16,7 +16,7 @@ import pytest
 import requests
 from kubernetes import client
 
-from tests.fixtures.kube_emulator import KubeEmulator, now_utc, rfc3339
+from festsafe_nb.sim.kube import KubeEmulator, now_utc, rfc3339
 
 NS = "festsafe"
 

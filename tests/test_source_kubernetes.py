@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from festsafe_nb.errors import SourceUnavailable
+from festsafe_nb.sim.kube import KubeEmulator, now_utc, rfc3339
 from festsafe_nb.sources import KubeSource
 from festsafe_nb.sources.kubernetes import (
     DEPLOYMENT_COLUMNS,
@@ -23,7 +24,6 @@ from festsafe_nb.sources.kubernetes import (
     parse_logs,
 )
 from tests.fixtures.faults import blackhole_server, closed_port, garbage_server
-from tests.fixtures.kube_emulator import KubeEmulator, now_utc, rfc3339
 
 NS = "festsafe"
 

@@ -58,6 +58,10 @@ class Outcome(BaseModel):
     detail: str
     resource_version: str | None = None
     objects: list[str] = Field(default_factory=list, description="kind/name changed or created")
+    expected: dict[str, Any] = Field(
+        default_factory=dict,
+        description="what verify() checks for (replicas, image, template, job); never secrets",
+    )
 
 
 class Verification(BaseModel):

@@ -16,7 +16,7 @@ from string import Template
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from festsafe_nb.config import Thresholds
 from festsafe_nb.errors import CatalogError
@@ -35,6 +35,32 @@ class Param(BaseModel):
     default: Any = None
 
 
+class Alert(BaseModel):
+    """The Prometheus alert a signal raises, and the runbook notebook that answers it.
+
+    The comparison comes from the signal's ``threshold`` (a field of ``config.Thresholds``) and
+    ``bad_when``, else from ``limit`` (a fixed number in the signal's unit, for signals the
+    runbook gives no threshold), unless ``expr`` spells it out: a template where ``$signal`` is
+    the signal's PromQL (scaled to its unit), ``$threshold`` / ``$limit`` the numbers, and
+    ``$<other signal>`` any other catalog signal with its defaults. ``component`` is the label
+    maintenance windows match (config.maintenance_windows); it may be a Prometheus label
+    template such as ``{{ $labels.service }}``.
+    """
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    name: str = Field(pattern=r"^[A-Z][A-Za-z0-9]{2,63}$")
+    severity: Literal["critical", "warning", "info"]
+    for_: str = Field("5m", alias="for", pattern=r"^([0-9]+(ms|s|m|h|d))+$")
+    component: str = Field(min_length=1)
+    runbook: str = Field(pattern=r"^notebooks/[a-z0-9_]+\.ipynb$")
+    summary: str = Field(min_length=1)
+    description: str = Field(min_length=1)
+    params: dict[str, Any] = Field(default_factory=dict)
+    limit: float | None = None
+    expr: str | None = None
+
+
 class Signal(BaseModel):
     """One named PromQL signal with its unit and, if the runbook has one, its threshold."""
 
@@ -47,6 +73,14 @@ class Signal(BaseModel):
     threshold: str | None = None
     bad_when: Literal["above", "below"] = "above"
     params: dict[str, Param] = Field(default_factory=dict)
+    alert: Alert | None = None
+
+    @model_validator(mode="after")
+    def _alert_has_a_comparison(self) -> Signal:
+        a = self.alert
+        if a is not None and a.expr is None and self.threshold is None and a.limit is None:
+            raise ValueError(f"alert {a.name}: needs the signal's threshold, a limit or an expr")
+        return self
 
     def render(self, **params: Any) -> str:
         """The PromQL with validated parameters substituted."""

@@ -28,4 +28,10 @@ REGISTRY: dict[str, RunbookInfo] = {
     "high-latency": RunbookInfo(
         "high-latency", "high_latency.ipynb", "High Latency", "RUNBOOK.md: High Latency"
     ),
+    "deployment": RunbookInfo(
+        "deployment",
+        "deployment.ipynb",
+        "Deployment: rolling update and rollback",
+        "RUNBOOK.md: Deployment Procedures",
+    ),
 }

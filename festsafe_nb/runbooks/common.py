@@ -18,7 +18,8 @@ if TYPE_CHECKING:
     import pandas as pd
     import plotly.graph_objects as go
 
-    from festsafe_nb.session import RunbookSession
+    from festsafe_nb.actions.base import Action
+    from festsafe_nb.session import RunbookSession, Window
 
 MAX_ROWS = 20
 
@@ -51,12 +52,18 @@ def table(title: str, frame: pd.DataFrame, limit: int = MAX_ROWS) -> TableBlock:
     )
 
 
-def latest(session: RunbookSession, frame: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
+def latest(
+    session: RunbookSession, frame: pd.DataFrame, labels: list[str], window: Window | None = None
+) -> pd.DataFrame:
     """Mean value per series over the assessment period (the window's last minutes)."""
     import pandas as pd
 
-    recent = frame[frame["time"] >= pd.Timestamp(session.window.assess_start)]
-    if recent.empty:
+    w = window or session.window
+    recent = frame[frame["time"] >= pd.Timestamp(w.assess_start)]
+    if recent.empty and w.assess_from is not None:
+        # judged from a change seconds ago: the newest sample of each series is the evidence
+        recent = frame.sort_values("time").groupby(labels or ["value"], observed=True).tail(1)
+    elif recent.empty:
         recent = frame
     if labels:
         out = recent.groupby(labels, observed=True, sort=True)["value"].mean().reset_index()
@@ -74,12 +81,17 @@ def judge_signal(
     component: str | None = None,
     severity: Severity = Severity.WARNING,
     what: str = "",
+    window: Window | None = None,
     **params: Any,
 ) -> Check:
-    """Fetch a catalog signal, chart it with its threshold, and judge its worst series."""
+    """Fetch a catalog signal, chart it with its threshold, and judge its worst series.
+
+    ``window`` replaces the session's window (post-checks look at the minutes after a change).
+    """
     result = Check()
+    w = window or session.window
     signal = session.catalog.signal(signal_name)
-    got = session.attempt(check, title, lambda: session.signal(signal_name, **params))
+    got = session.attempt(check, title, lambda: session.signal(signal_name, window=w, **params))
     if isinstance(got, Finding):
         got.component = component
         result.add(got)
@@ -96,11 +108,11 @@ def judge_signal(
             unit=unit,
             threshold=shown_threshold,
             bad_when=signal.bad_when,
-            window=session.window.shaded,
+            window=w.shaded,
             series_labels=signal.labels,
         )
     )
-    now = latest(session, frame, signal.labels)
+    now = latest(session, frame, signal.labels, w)
     if now.empty:
         result.add(
             Finding(
@@ -113,6 +125,11 @@ def judge_signal(
             )
         )
         return result
+    period = (
+        f"since {w.assess_from:%H:%M:%S} UTC"
+        if w.assess_from is not None
+        else f"mean of the last {w.assess_minutes} min"
+    )
     worst_at = now["value"].idxmin() if signal.bad_when == "below" else now["value"].idxmax()
     worst = now.loc[worst_at]
     value = float(worst["value"])
@@ -131,7 +148,7 @@ def judge_signal(
         )
         summary = (
             f"{what or title} is {value:.4g} {unit}{where_txt}, {relation} the threshold of "
-            f"{threshold:g} {unit} (mean of the last {session.window.assess_minutes} min)."
+            f"{threshold:g} {unit} ({period})."
         )
     ordered = now.sort_values("value", ascending=signal.bad_when == "below")
     result.add(
@@ -147,7 +164,7 @@ def judge_signal(
             summary=summary,
             component=component,
             source="prometheus",
-            evidence=[table(f"{signal_name}, mean of the last minutes", ordered.round(4))],
+            evidence=[table(f"{signal_name}, {period}", ordered.round(4))],
         )
     )
     return result
@@ -174,6 +191,54 @@ def summarize(session: RunbookSession) -> None:
             "text/plain": "\n".join(evidence.finding_text(f) for f in ranked),
         }
     )
+
+
+def proposal_for(action: Action, reason: str) -> ProposedAction:
+    """The report-friendly record of a typed action (what ``summary.json`` lists as proposed)."""
+    return ProposedAction(
+        action=action.name,
+        target=action.target(),
+        namespace=action.namespace,
+        parameters=action.redacted_parameters(),
+        kubectl=action.kubectl(),
+        reason=reason,
+    )
+
+
+def act(session: RunbookSession, action: Action, reason: str) -> Any:
+    """Offer ``action`` through the gate: plan it, then a gate panel (interactive) or the
+    headless decision (executed only where a policy allows it) shown as a static block.
+
+    Returns the headless GateResult, or None in interactive mode (the button decides later).
+    """
+    from festsafe_nb.actions import ActionError
+
+    evidence.record(proposal_for(action, reason))
+    try:
+        plan = session.gate.plan(action)
+    except ActionError as exc:
+        from festsafe_nb.errors import SourceUnavailable
+
+        finding = Finding.unavailable_from(
+            f"plan_{action.name}",
+            f"Plan of {action.kubectl()}",
+            SourceUnavailable("kubernetes", str(exc)),
+        )
+        session.findings.append(finding)
+        evidence.record(finding)
+        return None
+    if session.execution_mode == "interactive":
+        from IPython.display import display
+
+        from festsafe_nb.widgets import gate_panel
+
+        display(gate_panel(session.gate, action, plan))
+        return None
+    from festsafe_nb.widgets import static_block
+
+    result = session.gate.execute(action, plan, confirmed=False, reason=f"headless run: {reason}")
+    evidence.display_bundle(static_block(plan, result))
+    return result
 
 
 def show(session: RunbookSession, item: Check | Diagnosis | ProposedAction) -> None:

@@ -2,13 +2,13 @@
 
 The same :class:`PlatformModel` that answers the demo in-process is written here as the raw
 metrics the FestSafe services and exporters would have exposed (OpenMetrics history for
-``promtool`` backfill), and as the state a real PostgreSQL, Redis and Kubernetes API should be
-put in. The runbook, reading those real systems, must reach the same diagnosis as the demo.
+``promtool`` backfill), and as the state a real PostgreSQL and Redis should be put in; the
+Kubernetes emulator is seeded by ``festsafe_nb.sim.cluster.seed``, as in the demo. The
+runbook, reading those real systems, must reach the same diagnosis as the demo.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,7 +18,6 @@ import numpy as np
 from festsafe_nb.sim.openmetrics import OpenMetricsWriter, counter_from_rate, histogram_from_p95
 from festsafe_nb.sim.platform import (
     DB_QUERIES_MS,
-    IMAGES,
     MAX_CONNECTIONS,
     MODEL,
     REPLICAS,
@@ -26,7 +25,6 @@ from festsafe_nb.sim.platform import (
     PlatformModel,
 )
 from festsafe_nb.sim.scenario import Scenario
-from festsafe_nb.sim.sources import SimKube, _pod_names
 
 DB_QUERY_RPS = 30.0
 INFERENCE_RPS = 12.0
@@ -136,48 +134,3 @@ def cache_plan(scenario: Scenario, end: datetime, lookups: int = 1000) -> tuple[
     snap = PlatformModel(scenario, end.timestamp()).at(np.array([end.timestamp()]))
     hits = round(float(snap.hit_rate[0]) * lookups)
     return hits, lookups - hits
-
-
-def kube_objects(
-    scenario: Scenario, end: datetime, namespace: str = "festsafe"
-) -> list[dict[str, Any]]:
-    """Deployments and pods (with labels ``app=<deployment>``) for a Kubernetes API."""
-    objects: list[dict[str, Any]] = []
-    for name, replicas in REPLICAS.items():
-        labels = {"app": name}
-        objects.append(
-            {
-                "apiVersion": "apps/v1",
-                "kind": "Deployment",
-                "metadata": {"name": name, "namespace": namespace, "labels": labels},
-                "spec": {
-                    "replicas": replicas,
-                    "selector": {"matchLabels": labels},
-                    "template": {
-                        "metadata": {"labels": labels},
-                        "spec": {"containers": [{"name": name, "image": IMAGES[name]}]},
-                    },
-                },
-                "status": {
-                    "replicas": replicas,
-                    "readyReplicas": replicas,
-                    "availableReplicas": replicas,
-                    "updatedReplicas": replicas,
-                    "observedGeneration": 1,
-                },
-            }
-        )
-    return objects
-
-
-def pod_logs(scenario: Scenario, end: datetime, deployment: str) -> dict[str, str]:
-    """Per pod, the JSON-lines log the simulator's access log shows for ``deployment``."""
-    model = PlatformModel(scenario, end.timestamp())
-    frame = SimKube(model).logs("festsafe", deployment, since_seconds=900, tail_lines=120)
-    out: dict[str, str] = {name: "" for name in _pod_names(deployment, REPLICAS[deployment])}
-    for record in frame.to_dict(orient="records"):
-        pod = record.pop("pod")
-        record["ts"] = record["ts"].isoformat()
-        clean = {k: v for k, v in record.items() if v == v}  # drop NaN fields
-        out[pod] += json.dumps(clean) + "\n"
-    return out

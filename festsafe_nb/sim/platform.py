@@ -11,6 +11,7 @@ Noise is a hash of (series, minute): the same instant always gives the same valu
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -91,9 +92,27 @@ class Snapshot:
 class PlatformModel:
     """Evaluates a scenario against the platform's baseline, anchored at ``anchor`` (epoch s)."""
 
-    def __init__(self, scenario: Scenario, anchor: float) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        anchor: float,
+        image_of: Callable[[str], str | None] | None = None,
+    ) -> None:
         self.scenario = scenario
         self.anchor = float(anchor)
+        # the demo cluster's current image per deployment: a release_regression fault is active
+        # after the anchor while its bad image runs, so a rollback really ends it
+        self.image_of = image_of
+
+    def release_regression(self, times: np.ndarray, service: str) -> tuple[np.ndarray, float]:
+        """Intensity of a bad release of ``service``: after the anchor, while the image runs."""
+        for fault in self.scenario.faults_of("release_regression"):
+            if fault.target != service or self.image_of is None:
+                continue
+            image = self.image_of(service) or ""
+            if fault.image and fault.image in image:
+                return (times > self.anchor + fault.start_min * 60).astype(float), fault.strength
+        return np.zeros_like(times, dtype=float), 1.0
 
     def intensity(
         self, times: np.ndarray, kind: FaultKind, target: str | None = None
@@ -165,8 +184,10 @@ class PlatformModel:
             ("backend", "/api/zones"): 12 + dq["zones_list"] * m * 3,
             ("backend", "/api/conditions"): 10 + 0.8 * ext,
         }
+        f_rel, s_rel = self.release_regression(t, "backend")
         for key, value in route_ms.items():
-            snap.route_p95_ms[key] = value * capacity * (1 + _noise(f"route:{key}", t))
+            slower = 1 + (s_rel - 1) * 0.25 * f_rel
+            snap.route_p95_ms[key] = value * capacity * slower * (1 + _noise(f"route:{key}", t))
         snap.route_p95_ms[("frontend", "/")] = (
             40 + 0.1 * snap.route_p95_ms[("backend", "/api/forecasts")]
         ) * (1 + _noise("route:frontend", t))
@@ -176,9 +197,16 @@ class PlatformModel:
             [self.intensity(t, "external_api_slow", a)[0] for a in EXTERNAL_APIS_MS]
         )
         snap.error_rate["backend"] = (
-            BASE_ERROR_RATE + 0.025 * f_db + 0.015 * f_surge + 0.01 * f_ext
+            BASE_ERROR_RATE
+            + 0.025 * f_db
+            + 0.015 * f_surge
+            + 0.01 * f_ext
+            + 0.004 * (s_rel - 1) * f_rel
         ) * (1 + _noise("err:backend", t, 0.1))
-        snap.error_rate["frontend"] = BASE_ERROR_RATE * (1 + _noise("err:frontend", t, 0.1))
+        f_fe, s_fe = self.release_regression(t, "frontend")
+        snap.error_rate["frontend"] = (BASE_ERROR_RATE + 0.004 * (s_fe - 1) * f_fe) * (
+            1 + _noise("err:frontend", t, 0.1)
+        )
 
         self._fill_signals(snap)
         return snap

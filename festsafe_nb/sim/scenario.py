@@ -23,12 +23,17 @@ FaultKind = Literal[
     "ml_inference_slow",  # strength: multiplier on inference time
     "external_api_slow",  # target: api; strength: multiplier on its response time
     "load_surge",  # target: service; strength: multiplier on its request rate
+    "release_regression",  # target: deployment; image: the bad release; strength: error multiplier
 ]
 
 
 class Fault(BaseModel):
     kind: FaultKind
     target: str | None = None
+    image: str | None = Field(
+        None,
+        description="release_regression: active while the target runs an image containing this",
+    )
     start_min: float = Field(description="minutes relative to the window end (negative: before)")
     end_min: float = 0.0
     strength: float = Field(gt=0)
@@ -39,6 +44,9 @@ class Scenario(BaseModel):
     name: str
     description: str
     faults: list[Fault] = Field(default_factory=list)
+    expect: dict[str, str] = Field(
+        default_factory=dict, description="runbook -> the diagnosis it must reach (tests check)"
+    )
     unavailable: list[str] = Field(
         default_factory=list, description="systems that do not answer (e.g. postgresql)"
     )

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -19,14 +20,12 @@ from festsafe_nb.catalog import Signal
 from festsafe_nb.errors import SourceUnavailable
 from festsafe_nb.sim.platform import (
     DB_QUERIES_MS,
-    IMAGES,
     MAX_CONNECTIONS,
-    REPLICAS,
     PlatformModel,
     Snapshot,
 )
 from festsafe_nb.sim.scenario import Scenario
-from festsafe_nb.sources import CacheStats, Sources
+from festsafe_nb.sources import SESSION_COLUMNS, CacheStats, Sources
 
 # catalog parameters that filter a label, for the simulator's answer
 _FILTERS = {"services": "service", "deployments": "deployment", "service": "service"}
@@ -83,106 +82,6 @@ class SimMetrics(_Sim):
 
 def _defaults(signal: Signal) -> dict[str, Any]:
     return {k: p.default for k, p in signal.params.items() if p.default is not None}
-
-
-def _pod_names(deployment: str, count: int) -> list[str]:
-    digest = hashlib.sha1(deployment.encode()).hexdigest()
-    return [f"{deployment}-{digest[:9]}-{digest[10 + i * 5 : 15 + i * 5]}" for i in range(count)]
-
-
-class SimKube(_Sim):
-    system = "kubernetes"
-
-    def deployments(self, namespace: str) -> pd.DataFrame:
-        self.ping()
-        rows = [
-            {
-                "name": name,
-                "replicas": n,
-                "ready_replicas": n,
-                "available_replicas": n,
-                "updated_replicas": n,
-                "images": IMAGES[name],
-                "generation": 7,
-                "observed_generation": 7,
-            }
-            for name, n in REPLICAS.items()
-        ]
-        return pd.DataFrame(rows)
-
-    def pods(self, namespace: str, selector: str | None = None) -> pd.DataFrame:
-        self.ping()
-        started = datetime.fromtimestamp(self.model.anchor - 86_400, UTC)
-        rows = []
-        for app, n in REPLICAS.items():
-            if selector and selector != f"app={app}":
-                continue
-            for name in _pod_names(app, n):
-                rows.append(
-                    {
-                        "name": name,
-                        "app": app,
-                        "phase": "Running",
-                        "ready": True,
-                        "restarts": 0,
-                        "node": "festsafe-node-1",
-                        "started_at": started,
-                    }
-                )
-        return pd.DataFrame(rows)
-
-    def events(self, namespace: str) -> pd.DataFrame:
-        self.ping()
-        rows = []
-        if self.model.scenario.faults_of("database_slow"):
-            for pod in _pod_names("backend", REPLICAS["backend"]):
-                rows.append(
-                    {
-                        "time": datetime.fromtimestamp(self.model.anchor - 600, UTC),
-                        "type": "Warning",
-                        "reason": "Unhealthy",
-                        "object": f"Pod/{pod}",
-                        "message": "Readiness probe failed: context deadline exceeded",
-                        "count": 4,
-                    }
-                )
-        columns = ["time", "type", "reason", "object", "message", "count"]
-        return pd.DataFrame(rows, columns=columns)
-
-    def logs(
-        self, namespace: str, deployment: str, since_seconds: int = 3600, tail_lines: int = 500
-    ) -> pd.DataFrame:
-        self.ping()
-        lines = min(tail_lines, 120)
-        times = self.model.anchor - np.linspace(min(since_seconds, 900), 0, lines)
-        snap = self.model.at(times)
-        records = []
-        routes = [k for k in snap.route_p95_ms if k[0] == deployment]
-        pods = _pod_names(deployment, REPLICAS.get(deployment, 1))
-        for i, ts in enumerate(times):
-            record: dict[str, Any] = {
-                "pod": pods[i % len(pods)],
-                "ts": datetime.fromtimestamp(float(ts), UTC),
-                "level": "info",
-                "logger": f"festsafe.{deployment}",
-                "msg": "request",
-            }
-            if routes:
-                svc_route = routes[i % len(routes)]
-                duration = float(snap.route_p95_ms[svc_route][i]) * (
-                    0.55 + 0.45 * ((i * 7) % 10) / 9
-                )
-                failed = (i * 37) % 100 < float(
-                    snap.error_rate.get(deployment, np.zeros(lines))[i]
-                ) * 100
-                record.update(
-                    route=svc_route[1],
-                    status=503 if failed else 200,
-                    duration_ms=round(duration, 1),
-                    level="error" if failed else "info",
-                )
-            records.append(record)
-        return pd.DataFrame(records)
 
 
 _HOLDER_PID = 4242
@@ -260,17 +159,7 @@ class SimDatabase(_Sim):
 
 
 def _activity_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    columns = [
-        "pid",
-        "usename",
-        "state",
-        "wait_event_type",
-        "wait_event",
-        "seconds",
-        "blocked_by",
-        "query",
-    ]
-    return pd.DataFrame(rows, columns=columns)
+    return pd.DataFrame(rows, columns=SESSION_COLUMNS)
 
 
 class SimCache(_Sim):
@@ -282,15 +171,26 @@ class SimCache(_Sim):
         return CacheStats(hits=hits, misses=100_000 - hits)
 
 
-def simulated_sources(scenario: Scenario, anchor: datetime) -> Sources:
-    """Every source of the demo environment, answering from one platform model."""
-    model = PlatformModel(scenario, anchor.timestamp())
-    return Sources(
+def simulated_sources(
+    scenario: Scenario, anchor: datetime
+) -> tuple[Sources, Callable[[], Any] | None]:
+    """Every source of the demo environment, answering from one platform model, and a factory
+    for the cluster the demo's actions act on."""
+    from festsafe_nb.actions.cluster import Cluster
+    from festsafe_nb.sim.cluster import demo_cluster, image_reader
+    from festsafe_nb.sources.kubernetes import KubernetesSource
+
+    emulator = demo_cluster(scenario.name, anchor.timestamp())
+    model = PlatformModel(scenario, anchor.timestamp(), image_of=image_reader(emulator))
+    # a simulated outage of the API server: nothing listens on the discard port
+    server = "http://127.0.0.1:9" if "kubernetes" in scenario.unavailable else emulator.url
+    sources = Sources(
         metrics=SimMetrics(model),
-        kube=SimKube(model),
+        kube=KubernetesSource(server=server, timeout_s=5.0),
         database=SimDatabase(model),
         cache=SimCache(model),
     )
+    return sources, lambda: Cluster(server=server, timeout_s=10.0)
 
 
 def describe(scenario: Scenario) -> str:

@@ -35,6 +35,20 @@ if TYPE_CHECKING:
 
     from festsafe_nb.catalog import Signal
 
+# the column contracts the docstring above describes, shared by real and simulated sources
+SESSION_COLUMNS = [
+    "pid",
+    "usename",
+    "state",
+    "wait_event_type",
+    "wait_event",
+    "seconds",
+    "blocked_by",
+    "query",
+]
+CONNECTION_COLUMNS = ["state", "connections", "max_connections"]
+STATEMENT_COLUMNS = ["queryid", "calls", "mean_ms", "total_ms", "rows", "query"]
+
 __all__ = [
     "CacheSource",
     "CacheStats",

@@ -15,7 +15,7 @@ which a notebook that never touches Kubernetes should not pay.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -24,7 +24,7 @@ from festsafe_nb.errors import SourceUnavailable
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["KubernetesSource"]
+__all__ = ["KubernetesSource", "build_api_client", "describe_failure"]
 
 SYSTEM = "kubernetes"
 T = TypeVar("T")
@@ -44,8 +44,11 @@ EVENT_COLUMNS = ["time", "type", "reason", "object", "message", "count"]
 LOG_COLUMNS = ["pod", "ts", "level", "logger", "msg"]
 
 
-def _describe(exc: BaseException, timeout_s: float) -> str:
-    """A short readable cause for whatever the client or the transport raised."""
+def describe_failure(exc: BaseException, timeout_s: float) -> str:
+    """A short readable cause for whatever the client or the transport raised.
+
+    Shared with ``actions.cluster`` (the write side) so both say the same thing.
+    """
     import urllib3.exceptions as u3
     from kubernetes.client.exceptions import ApiException
     from kubernetes.config.config_exception import ConfigException
@@ -75,6 +78,35 @@ def _describe(exc: BaseException, timeout_s: float) -> str:
     return f"{exc.__class__.__name__}: {exc}"[:300]
 
 
+def build_api_client(
+    *, kubeconfig: str | None = None, context: str | None = None, server: str | None = None
+) -> Any:
+    """A private ``kubernetes.client.ApiClient`` (the global configuration is never touched).
+
+    ``server`` alone means an unauthenticated plain endpoint (the test emulator, a local
+    ``kubectl proxy``); with a kubeconfig it overrides the context's server. urllib3 retries
+    are off: a dead server must fail within one timeout, not three. Shared by this source
+    (read side) and ``actions.cluster`` (write side). Raises ``ConfigException`` on a bad
+    kubeconfig; callers translate it into their own error.
+    """
+    from kubernetes import client, config
+
+    cfg = client.Configuration()
+    if server is not None and kubeconfig is None:
+        cfg.host = server.rstrip("/")
+    else:
+        config.load_kube_config(  # type: ignore[no-untyped-call]
+            config_file=kubeconfig,
+            context=context,
+            client_configuration=cfg,
+            persist_config=False,
+        )
+        if server is not None:
+            cfg.host = server.rstrip("/")
+    cfg.retries = False
+    return client.ApiClient(configuration=cfg)
+
+
 class KubernetesSource:
     """Read-only evidence from one cluster (``kubeconfig``/``context``, or a bare ``server``).
 
@@ -101,25 +133,10 @@ class KubernetesSource:
     # ---- plumbing ----
 
     def _api_client(self) -> Any:
-        if self._client is not None:
-            return self._client
-        from kubernetes import client, config
-
-        if self.server is not None and self.kubeconfig is None:
-            cfg = client.Configuration()
-            cfg.host = self.server.rstrip("/")
-        else:
-            cfg = client.Configuration()
-            config.load_kube_config(  # type: ignore[no-untyped-call]
-                config_file=self.kubeconfig,
-                context=self.context,
-                client_configuration=cfg,
-                persist_config=False,
+        if self._client is None:
+            self._client = build_api_client(
+                kubeconfig=self.kubeconfig, context=self.context, server=self.server
             )
-            if self.server is not None:
-                cfg.host = self.server.rstrip("/")
-        cfg.retries = False  # fail fast: a dead server must not cost 3 x timeout_s
-        self._client = client.ApiClient(configuration=cfg)
         return self._client
 
     @contextmanager
@@ -129,18 +146,39 @@ class KubernetesSource:
         except SourceUnavailable:
             raise
         except Exception as exc:  # every failure of an external call becomes one error
-            raise SourceUnavailable(SYSTEM, _describe(exc, self.timeout_s)) from exc
+            raise SourceUnavailable(SYSTEM, describe_failure(exc, self.timeout_s)) from exc
 
-    def _raw(self, call: Callable[..., Any], *args: Any, **kwargs: Any) -> bytes:
-        """Call an API method without model deserialisation; the body as bytes."""
-        resp = call(*args, _preload_content=False, _request_timeout=self.timeout_s, **kwargs)
-        try:
-            return bytes(resp.data)
-        finally:
-            resp.release_conn()
+    def _raw(self, path: str, query: dict[str, Any] | None = None) -> bytes:
+        """GET ``path`` through the client's ApiClient (auth, TLS, timeout); body as bytes.
 
-    def _json(self, call: Callable[..., Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
-        body = self._raw(call, *args, **kwargs)
+        Raw paths instead of the generated CoreV1Api/AppsV1Api classes: their modules take
+        seconds to import and their models reject objects a real server may send.
+        """
+        api = self._api_client()
+        params = [
+            (k, str(v).lower() if isinstance(v, bool) else str(v)) for k, v in (query or {}).items()
+        ]
+        method, url, headers, body, _ = api.param_serialize(
+            method="GET",
+            resource_path=path,
+            query_params=params,
+            header_params={"Accept": "application/json, text/plain, */*"},
+            auth_settings=["BearerToken"],
+        )
+        resp = api.call_api(
+            method, url, header_params=headers, body=body, _request_timeout=self.timeout_s
+        )
+        data = resp.read()
+        if not 200 <= resp.status <= 299:
+            from kubernetes.client.exceptions import ApiException
+
+            raise ApiException.from_response(
+                http_resp=resp, body=data.decode("utf-8", "replace"), data=None
+            )
+        return bytes(data or b"")
+
+    def _json(self, path: str, query: dict[str, Any] | None = None) -> dict[str, Any]:
+        body = self._raw(path, query)
         try:
             data = json.loads(body)
         except ValueError:
@@ -149,31 +187,19 @@ class KubernetesSource:
             raise SourceUnavailable(SYSTEM, "unexpected answer (not a JSON object)")
         return data
 
-    def _items(self, call: Callable[..., Any], *args: Any, **kwargs: Any) -> list[dict[str, Any]]:
-        data = self._json(call, *args, **kwargs)
+    def _items(self, path: str, query: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        data = self._json(path, query)
         items = data.get("items")
         if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
             raise SourceUnavailable(SYSTEM, "unexpected answer (no list of items)")
         return items
 
-    def _core(self) -> Any:
-        from kubernetes import client
-
-        return client.CoreV1Api(self._api_client())
-
-    def _apps(self) -> Any:
-        from kubernetes import client
-
-        return client.AppsV1Api(self._api_client())
-
     # ---- KubeSource ----
 
     def ping(self) -> None:
         """Ask ``/version``: cheap, needs no RBAC, proves it is a Kubernetes API."""
-        from kubernetes import client
-
         with self._guard():
-            data = self._json(client.VersionApi(self._api_client()).get_code)
+            data = self._json("/version/")
             if "gitVersion" not in data and "major" not in data:
                 raise SourceUnavailable(SYSTEM, "unexpected answer (not a Kubernetes /version)")
 
@@ -181,7 +207,7 @@ class KubernetesSource:
         import pandas as pd
 
         with self._guard():
-            items = self._items(self._apps().list_namespaced_deployment, namespace)
+            items = self._items(f"/apis/apps/v1/namespaces/{namespace}/deployments")
             rows = []
             for d in items:
                 meta, spec, status = d.get("metadata", {}), d.get("spec", {}), d.get("status", {})
@@ -230,14 +256,14 @@ class KubernetesSource:
             return df
 
     def _pod_items(self, namespace: str, selector: str | None) -> list[dict[str, Any]]:
-        kwargs = {"label_selector": selector} if selector else {}
-        return self._items(self._core().list_namespaced_pod, namespace, **kwargs)
+        query = {"labelSelector": selector} if selector else {}
+        return self._items(f"/api/v1/namespaces/{namespace}/pods", query)
 
     def events(self, namespace: str) -> pd.DataFrame:
         import pandas as pd
 
         with self._guard():
-            items = self._items(self._core().list_namespaced_event, namespace)
+            items = self._items(f"/api/v1/namespaces/{namespace}/events")
             rows = []
             for e in items:
                 inv = e.get("involvedObject", {})
@@ -267,19 +293,18 @@ class KubernetesSource:
     ) -> pd.DataFrame:
         """The JSON log lines of every ``app=<deployment>`` pod, one row per line."""
         with self._guard():
-            core = self._core()
             texts: list[tuple[str, str]] = []
             for pod in self._pod_items(namespace, f"app={deployment}"):
                 name = pod.get("metadata", {}).get("name", "")
                 containers = [c.get("name") for c in pod.get("spec", {}).get("containers", [])]
-                kwargs: dict[str, Any] = {
-                    "tail_lines": tail_lines,
-                    "since_seconds": since_seconds,
+                query: dict[str, Any] = {
+                    "tailLines": tail_lines,
+                    "sinceSeconds": since_seconds,
                     "timestamps": True,
                 }
                 if len(containers) > 1:
-                    kwargs["container"] = deployment if deployment in containers else containers[0]
-                body = self._raw(core.read_namespaced_pod_log, name, namespace, **kwargs)
+                    query["container"] = deployment if deployment in containers else containers[0]
+                body = self._raw(f"/api/v1/namespaces/{namespace}/pods/{name}/log", query)
                 texts.append((name, body.decode("utf-8", errors="replace")))
             return parse_logs(texts)
 

@@ -32,21 +32,10 @@ from psycopg import errors as pg_errors
 
 from festsafe_nb.catalog import Catalog, load_catalog
 from festsafe_nb.errors import ConfigError, SourceUnavailable
+from festsafe_nb.sources import CONNECTION_COLUMNS, SESSION_COLUMNS, STATEMENT_COLUMNS
 
 __all__ = ["PostgresSource"]
 
-SESSION_COLUMNS = [
-    "pid",
-    "usename",
-    "state",
-    "wait_event_type",
-    "wait_event",
-    "seconds",
-    "blocked_by",
-    "query",
-]
-CONNECTION_COLUMNS = ["state", "connections", "max_connections"]
-STATEMENT_COLUMNS = ["queryid", "calls", "mean_ms", "total_ms", "rows", "query"]
 
 _LIBPQ_MIN_CONNECT_TIMEOUT_S = 2
 _DEADLINE_GRACE_S = 1.0
