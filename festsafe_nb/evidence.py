@@ -101,7 +101,7 @@ def action_html(a: ProposedAction, dry_run: str = "") -> str:
         '<div class="festsafe-action" style="border:1px dashed #8250df;padding:6px 10px">'
         f"<strong>Proposed action: {_e(a.action)} {_e(a.target)}</strong>"
         f"<p>{_e(a.reason)}</p><pre><code>{_e(a.kubectl)}</code></pre>{dry}"
-        "<p><em>Not executed. Executing it needs the remediation gate.</em></p></div>"
+        "<p><em>Proposed only: executing it goes through the remediation gate.</em></p></div>"
     )
 
 

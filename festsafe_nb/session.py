@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from festsafe_nb import evidence
 from festsafe_nb.catalog import Catalog, load_catalog
-from festsafe_nb.config import DEMO, Environment, Settings, load_settings
+from festsafe_nb.config import DEMO, Environment, Settings, Thresholds, load_settings
 from festsafe_nb.errors import ParameterError, SourceUnavailable
 from festsafe_nb.findings import Finding
 from festsafe_nb.sources import Sources
@@ -182,7 +182,7 @@ class RunbookSession:
         return self.environment.kind == "demo"
 
     @property
-    def thresholds(self) -> Any:
+    def thresholds(self) -> Thresholds:
         return self.settings.thresholds
 
     # -- evidence access ------------------------------------------------------------------

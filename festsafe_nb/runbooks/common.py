@@ -213,12 +213,13 @@ def act(session: RunbookSession, action: Action, reason: str) -> Any:
     """
     from festsafe_nb.actions import ActionError
 
-    evidence.record(proposal_for(action, reason))
+    proposed = evidence.bundle_for(proposal_for(action, reason))
     try:
         plan = session.gate.plan(action)
     except ActionError as exc:
         from festsafe_nb.errors import SourceUnavailable
 
+        evidence.display_bundle(proposed)
         finding = Finding.unavailable_from(
             f"plan_{action.name}",
             f"Plan of {action.kubectl()}",
@@ -232,12 +233,18 @@ def act(session: RunbookSession, action: Action, reason: str) -> Any:
 
         from festsafe_nb.widgets import gate_panel
 
+        # the proposal as data (for summary.json); the panel shows the plan itself
+        del proposed["text/html"]
+        evidence.display_bundle(proposed)
         display(gate_panel(session.gate, action, plan))
         return None
     from festsafe_nb.widgets import static_block
 
     result = session.gate.execute(action, plan, confirmed=False, reason=f"headless run: {reason}")
-    evidence.display_bundle(static_block(plan, result))
+    block = static_block(plan, result)
+    # one output: the static block, carrying the proposal's data for summary.json
+    block[evidence.MIME_ACTION] = proposed[evidence.MIME_ACTION]
+    evidence.display_bundle(block)
     return result
 
 

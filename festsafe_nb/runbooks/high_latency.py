@@ -459,7 +459,7 @@ _NEXT_STEPS: dict[str, list[str]] = {
 }
 
 
-def _scale_proposal(s: RunbookSession, deployment: str = "backend") -> ProposedAction | None:
+def _scale_proposal(s: RunbookSession, deployment: str = "backend") -> ProposedAction:
     per_replica = next(
         (f.value for f in s.findings if f.check == "load_per_replica" and f.value), None
     )
@@ -528,9 +528,7 @@ def diagnose(s: RunbookSession) -> Diagnosis:
         evidence = [latency.check, *support[suspect]]
     actions: list[ProposedAction] = []
     if suspect == "capacity":
-        proposal = _scale_proposal(s)
-        if proposal:
-            actions.append(proposal)
+        actions.append(_scale_proposal(s))
     return Diagnosis(
         runbook=RUNBOOK,
         suspect=suspect,

@@ -8,7 +8,6 @@ which the session shows in every report.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -191,8 +190,3 @@ def simulated_sources(
         cache=SimCache(model),
     )
     return sources, lambda: Cluster(server=server, timeout_s=10.0)
-
-
-def describe(scenario: Scenario) -> str:
-    """One line for banners: the data is simulated, and by which scenario."""
-    return json.dumps({"simulated": True, "scenario": scenario.name})
