@@ -2,11 +2,12 @@
 
 Checks: webhook p99 under 50 ms, exactly 50 runs (one per group: the rest are deduplicated),
 every alert recorded (nothing lost). ``--runs fast`` (default) completes each run with a
-trivial stand-in so the figure is the service's own (HTTP, validation, SQLite WAL queue,
-dedup); ``--runs demo`` executes the real High Latency notebook for each of the 50 runs in
-pre-started kernels meanwhile. The storm ends by itself once every run is done.
+trivial stand-in (in threads of the service process) so the figure is the service's own
+(HTTP, validation, SQLite WAL queue, dedup); ``--runs demo`` executes the real High Latency
+notebook for each of the 50 runs meanwhile, in the service's run worker process with its
+pre-started kernels. The storm ends by itself once every run is done.
 
-    .venv/bin/python bench/alert_storm.py [--runs fast|demo]
+    .venv/bin/python bench/alert_storm.py [--runs fast|demo] [--in-process]
 """
 
 from __future__ import annotations
@@ -62,6 +63,11 @@ def body(i: int) -> bytes:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", choices=["fast", "demo"], default="fast")
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="run in the web process's threads (the design before the run worker), to compare",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         demo = args.runs == "demo"
@@ -69,12 +75,13 @@ def main() -> None:
             Path(tmp),
             run_fn=None if demo else fast_run,
             use_kernels=demo,
+            in_process=args.in_process or None,
             concurrency=2,
             digest_interval_s=3600,
         )
         try:
-            if demo:
-                while svc.service.pool.ready < 2:
+            if demo:  # kernels are pre-started in the run worker process
+                while svc.service.health()["kernels_ready"] < 2:
                     time.sleep(0.1)
             latencies: list[float] = []
             codes: list[int] = []

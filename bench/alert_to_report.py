@@ -1,11 +1,13 @@
 """Alert to report: p50/p95 of 20 High Latency alerts through the service (demo environment)
 against a plain ``papermill`` CLI run of the same notebook, in the same run of this script.
 
-The service runs in this process (threads, loopback HTTP, pre-started kernels); each alert is
-a new alert group, posted once the previous report is written, and timed from the POST to
-the run's report being on disk. Target: service p50 at most 0.6x the papermill CLI p50.
+The service runs in this process (HTTP in a thread; runs in its worker process with
+pre-started kernels); each alert is a new alert group, posted once the previous report is
+written, and timed from the POST to the run's report being on disk. Target: service p50 at
+most 0.6x the papermill CLI p50. ``--in-process`` runs them in the web process instead (the
+design before the run worker), for comparison.
 
-    .venv/bin/python bench/alert_to_report.py [--alerts 20] [--papermill-runs 5]
+    .venv/bin/python bench/alert_to_report.py [--alerts 20] [--papermill-runs 5] [--in-process]
 """
 
 from __future__ import annotations
@@ -78,12 +80,19 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--alerts", type=int, default=20)
     parser.add_argument("--papermill-runs", type=int, default=5)
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="run in the web process's threads (the design before the run worker), to compare",
+    )
+    parser.add_argument("--worker-nice", type=int, default=None, help="run worker niceness")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        svc = start_thread(work, concurrency=2)
+        extra = {} if args.worker_nice is None else {"worker_nice": args.worker_nice}
+        svc = start_thread(work, concurrency=2, in_process=args.in_process or None, **extra)
         try:
-            while (svc.service.pool.ready if svc.service.pool else 0) < 2:
+            while svc.service.health()["kernels_ready"] < 2:  # warm, in the run worker
                 time.sleep(0.1)
             latencies: list[float] = []
             statuses: list[str] = []

@@ -11,11 +11,13 @@ report is still written and shows where), 2 bad input (nothing ran).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -96,6 +98,35 @@ def new_run_dir(root: Path, runbook: str, started: datetime, run_id: str) -> Pat
     return path
 
 
+@contextlib.contextmanager
+def _closing_clients(kernel_manager: Any | None) -> Iterator[None]:
+    """Close the kernel clients nbclient opens on a kernel it does not own.
+
+    Given a pre-started kernel, nbclient leaves its client's zmq channels open after the run
+    (it only cleans up kernels it started); in the long-lived alert worker that leaks a client
+    and a zmq context per run. The clients are recorded as they are created and stopped here.
+    """
+    if kernel_manager is None:
+        yield
+        return
+    created: list[Any] = []
+    make_client = kernel_manager.client
+
+    def client(*args: Any, **kwargs: Any) -> Any:
+        kc = make_client(*args, **kwargs)
+        created.append(kc)
+        return kc
+
+    kernel_manager.client = client
+    try:
+        yield
+    finally:
+        kernel_manager.client = make_client
+        for kc in created:
+            with contextlib.suppress(Exception):
+                kc.stop_channels()
+
+
 def audit_entries(settings: Settings, run_id: str) -> list[dict[str, Any]]:
     """This run's entries in the audit trail (every gate decision, refused ones too)."""
     path = Path(settings.remediation.audit_log)
@@ -147,17 +178,18 @@ def run(
     out_path = run_dir / "report.ipynb"
     error: dict[str, Any] | None = None
     try:
-        papermill.execute_notebook(
-            str(info.path),
-            str(partial),
-            parameters=params,
-            kernel_name=settings.kernel_name,
-            progress_bar=False,
-            log_output=False,
-            execution_timeout=cell_timeout_s,
-            engine_name=register(),
-            km=kernel_manager,
-        )
+        with _closing_clients(kernel_manager):
+            papermill.execute_notebook(
+                str(info.path),
+                str(partial),
+                parameters=params,
+                kernel_name=settings.kernel_name,
+                progress_bar=False,
+                log_output=False,
+                execution_timeout=cell_timeout_s,
+                engine_name=register(),
+                km=kernel_manager,
+            )
     except PapermillExecutionError as exc:
         error = {"cell": exc.exec_count, "ename": exc.ename, "evalue": exc.evalue}
     except Exception as exc:  # a dead kernel or timeout must still leave a report

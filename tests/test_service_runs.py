@@ -5,9 +5,12 @@ accepted alert."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import nbformat
 import pytest
@@ -105,6 +108,75 @@ def test_sigkill_mid_run_loses_no_accepted_alert(tmp_path: Path) -> None:
         assert runs[interrupted[0]]["attempts"] == 2  # rerun once
         for r in runs.values():
             assert (Path(str(r["report_dir"])) / "summary.json").exists()
+    finally:
+        svc.stop()
+
+
+def test_a_killed_run_worker_is_restarted_and_its_run_rerun(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Real runs execute in the worker process, which holds no service secret; SIGKILL it
+    mid-run: the web process keeps answering, restarts it, and the run is rerun once."""
+    monkeypatch.setenv("FESTSAFE_SLACK_WEBHOOK_URL", "http://127.0.0.1:9/slack-secret-url")
+    svc = start_thread(tmp_path, concurrency=1)
+    try:
+
+        def health() -> dict[str, Any]:
+            return dict(requests.get(f"{svc.url}/healthz", timeout=5).json())
+
+        wait_until(lambda: health()["worker"]["ready"], 60, "worker ready")
+        first = health()["worker"]
+        assert first["alive"] and first["pid"] != os.getpid() and health()["status"] == "ok"
+        environ = Path(f"/proc/{first['pid']}/environ").read_bytes()
+        assert b"slack-secret-url" not in environ and svc.token.encode() not in environ
+        accepted = []
+        for i in range(2):
+            resp = requests.post(
+                f"{svc.url}/alerts",
+                data=webhook(alert(fp=f"w{i}"), group=f"worker-kill-{i}"),
+                headers=svc.headers,
+                timeout=10,
+            )
+            accepted.append(resp.json()["alerts"][0]["run_id"])
+
+        def frozen_mid_run() -> bool:
+            """Stop the worker (SIGSTOP): true if it was running a run, else let it go on."""
+            os.kill(first["pid"], signal.SIGSTOP)
+            if any(r["status"] == "running" for r in runs_table(svc.queue_path)):
+                return True
+            os.kill(first["pid"], signal.SIGCONT)
+            return False
+
+        wait_until(frozen_mid_run, 60, "a run in progress")
+        (killed,) = [r["id"] for r in runs_table(svc.queue_path) if r["status"] == "running"]
+        os.kill(first["pid"], signal.SIGKILL)
+        # the webhook does not depend on the worker
+        resp = requests.post(
+            f"{svc.url}/alerts",
+            data=webhook(alert(fp="w2"), group="worker-kill-2"),
+            headers=svc.headers,
+            timeout=10,
+        )
+        assert resp.status_code == 200
+        accepted.append(resp.json()["alerts"][0]["run_id"])
+        wait_until(
+            lambda: health()["worker"]["restarts"] == 1 and health()["worker"]["alive"],
+            60,
+            "worker restarted",
+        )
+        assert health()["worker"]["pid"] != first["pid"]
+        wait_until(
+            lambda: all(r["status"] in DONE for r in runs_table(svc.queue_path)),
+            240,
+            "all runs done after the worker restart",
+        )
+        runs = {r["id"]: r for r in runs_table(svc.queue_path)}
+        assert sorted(runs) == sorted(accepted)
+        assert all(r["status"] == "completed" for r in runs.values()), runs
+        assert runs[killed]["attempts"] == 2
+        metrics = requests.get(f"{svc.url}/metrics", timeout=5).text
+        count = 'festsafe_service_run_duration_seconds_count{runbook="high-latency",'
+        assert f'{count}status="completed"}} 3.0' in metrics
     finally:
         svc.stop()
 

@@ -166,6 +166,31 @@ def test_recovery_requeues_once_then_marks_interrupted(tmp_path: Path) -> None:
     assert q.counts("runs", "status") == {"interrupted": 1}
 
 
+def test_run_duration_metric_is_read_from_the_queue_rows(tmp_path: Path) -> None:
+    """Whichever process ran them: durations come from started_at/ended_at of the rows."""
+    from prometheus_client import generate_latest
+
+    from festsafe_nb.service.metrics import Metrics
+
+    q = Queue(tmp_path / "q.sqlite3")
+    settings = load_settings()
+    for group in ("a", "b", "c"):
+        q.record(intakes(payload.parse(webhook(alert(), group=group)), settings), 60)
+    for status in ("completed", "failed"):
+        claimed = q.claim()
+        assert claimed is not None
+        q.finish(claimed.id, status, report_dir=None, result=None)
+    assert q.claim() is not None  # still running: not in the histogram
+    metrics = Metrics()
+    metrics.watch(q, lambda: None)
+    text = generate_latest(metrics.registry).decode()
+    series = 'festsafe_service_run_duration_seconds_count{runbook="high-latency",status='
+    assert f'{series}"completed"}} 1.0' in text and f'{series}"failed"}} 1.0' in text
+    durations = [ln for ln in text.splitlines() if ln.startswith("festsafe_service_run_dur")]
+    assert not any('status="running"' in ln for ln in durations)
+    assert "festsafe_service_kernels_ready" not in text
+
+
 def test_notification_bodies_carry_diagnosis_breaches_and_report(tmp_path: Path) -> None:
     q = Queue(tmp_path / "q.sqlite3")
     q.record(intakes(payload.parse(webhook(alert(severity="critical"))), load_settings()), 60)

@@ -3,9 +3,11 @@
 Flow::
 
     POST /alerts ─► app (auth, size, payload) ─► intake (alertname → runbook, parameters)
-        ─► queue (SQLite WAL, dedup by alert group) ─► executor (bounded, one fresh
-        pre-started kernel per run, runner.run) ─► notify outbox (PagerDuty / Slack / email
-        digest, downgraded inside maintenance windows)
+        ─► queue (SQLite WAL, dedup by alert group) ─► supervisor wakes the run worker
+    run worker process (nice 5, no secrets): executor (bounded, one fresh pre-started
+        kernel per run, runner.run) ─► queue (run closed + notifications, one transaction)
+    web process: notify outbox ─► PagerDuty / Slack / email digest (downgraded inside
+        maintenance windows)
 
 This package stays import-light: ``festsafe_nb.config`` imports ``service.settings`` and the
 heavy parts (aiohttp, papermill, jupyter_client) load only when the service starts.

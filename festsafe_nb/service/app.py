@@ -81,7 +81,7 @@ async def receive_alerts(request: web.Request) -> web.Response:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok", **request.app[HEALTH_KEY]()})
+    return web.json_response({"status": "ok", **request.app[HEALTH_KEY]()}, dumps=_dumps)
 
 
 async def metrics_endpoint(request: web.Request) -> web.Response:

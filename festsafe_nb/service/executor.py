@@ -1,10 +1,13 @@
 """Bounded execution of queued runs: ``concurrency`` worker threads, one fresh kernel each run.
 
-A worker claims the oldest queued run, takes a pre-started kernel from the pool, calls
+A thread claims the oldest queued run, takes a pre-started kernel from the pool, calls
 ``festsafe_nb.runner.run`` in-process (no interpreter or papermill start-up per run), then
 closes the run and queues its notifications in one transaction. The used kernel is thrown
-away. Threads suffice: the notebook executes in the kernel process, and the runner's own
-Python work (saving, HTML export) is short.
+away. The notebook executes in the kernel process; the runner's own Python work (saving,
+HTML export) is enough to slow a webhook sharing its GIL, so real runs use this class in
+the worker process (``service.worker``); the web process uses it only for stand-in run
+functions (tests, the fast storm benchmark). Run durations are not observed here: the
+``runs`` rows carry ``started_at``/``ended_at`` and ``/metrics`` reads them.
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ from festsafe_nb.config import Settings
 from festsafe_nb.errors import BadInput
 from festsafe_nb.service import notify
 from festsafe_nb.service.kernels import KernelPool
-from festsafe_nb.service.metrics import Metrics
 from festsafe_nb.service.queue import Queue, Run
 
 log = logging.getLogger("festsafe_nb.service.executor")
@@ -65,7 +67,6 @@ class Executor:
         *,
         run_fn: RunFn,
         pool: KernelPool | None,
-        metrics: Metrics,
         reports_root: str,
         on_finished: Callable[[], None] = lambda: None,
     ) -> None:
@@ -73,7 +74,6 @@ class Executor:
         self.settings = settings
         self.run_fn = run_fn
         self.pool = pool
-        self.metrics = metrics
         self.reports_root = reports_root
         self.on_finished = on_finished
         self._wake = threading.Event()
@@ -144,7 +144,6 @@ class Executor:
             log.exception("run %s crashed", item.id)
             outcome = Outcome("error", None, error=f"{type(exc).__name__}: {exc}")
         elapsed = time.perf_counter() - t0
-        self.metrics.run_duration.labels(item.runbook, outcome.status).observe(elapsed)
         location = notify.report_location(
             outcome.report_dir, self.reports_root, self.settings.service.report_base_url
         )

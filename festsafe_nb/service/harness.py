@@ -75,10 +75,13 @@ def start_thread(
     env: dict[str, str] | None = None,
     run_fn: Any = None,
     use_kernels: bool = True,
+    in_process: bool | None = None,
     **service: Any,
 ) -> RunningService:
     """The service in this process (background threads). ``service``: ServiceSettings fields;
-    ``env``: variables the service reads secrets from (routing key, Slack URL)."""
+    ``env``: variables the service reads secrets from (routing key, Slack URL). Real runs go
+    to the service's worker process unless ``in_process`` (default: only a ``run_fn``
+    stand-in runs in this process)."""
     from festsafe_nb.service.server import Service
     from festsafe_nb.service.settings import ServiceSettings
 
@@ -87,7 +90,9 @@ def start_thread(
     settings = load_settings()
     settings = settings.model_copy(update={"service": cfg})
     environ = {**(env or {}), cfg.token_env: token}
-    svc = Service(settings, environ=environ, run_fn=run_fn, use_kernels=use_kernels)
+    svc = Service(
+        settings, environ=environ, run_fn=run_fn, use_kernels=use_kernels, in_process=in_process
+    )
     url = svc.start()
     return RunningService(
         url=url,

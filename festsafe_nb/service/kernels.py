@@ -154,6 +154,17 @@ class KernelPool:
         with self._lock:
             self._live.discard(km)
 
+    def kill_all(self) -> None:
+        """Kill every kernel at once: the owning process is leaving without a shutdown."""
+        self._closing.set()
+        with self._lock:
+            live = list(self._live)
+        for km in live:
+            proc = getattr(getattr(km, "provisioner", None), "process", None)
+            with contextlib.suppress(Exception):
+                if proc is not None:
+                    proc.kill()
+
     def close(self) -> None:
         self._closing.set()
         self._starter.shutdown(wait=True, cancel_futures=True)

@@ -390,6 +390,20 @@ class Queue:
             row = self._db.execute("SELECT count(*) FROM runs WHERE status = 'queued'").fetchone()
         return int(row[0])
 
+    def durations(self) -> list[tuple[str, str, float]]:
+        """(runbook, status, seconds from claim to close) of every finished run.
+
+        Read from the rows rather than observed in memory, so the figure is right whichever
+        process ran the run and across restarts. Interrupted runs are left out: their
+        ``ended_at`` is when recovery marked them, not when they stopped.
+        """
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT runbook, status, ended_at - started_at FROM runs WHERE ended_at IS NOT "
+                "NULL AND started_at IS NOT NULL AND status != 'interrupted'"
+            ).fetchall()
+        return [(str(r[0]), str(r[1]), max(0.0, float(r[2]))) for r in rows]
+
     def counts(self, table: str, column: str) -> dict[str, int]:
         if (table, column) not in {
             ("runs", "status"),

@@ -1,9 +1,16 @@
-"""The service assembled: queue, recovery, kernel pool, executor, notifier and HTTP server.
+"""The service assembled: queue, recovery, run worker, notifier and HTTP server.
 
 :class:`Service` runs the HTTP server in a background thread with its own event loop, so the
 same object serves ``festsafe-nb serve`` (main thread waits for a signal) and tests (start,
 post, stop). Start-up order matters for "never lost": the queue is opened and interrupted runs
-are requeued or marked *before* the HTTP server accepts anything.
+are requeued or marked *before* the HTTP server accepts anything or a worker claims anything.
+
+Real runs execute in a separate, lower-priority worker process (``service.worker``, started
+and restarted by ``service.supervisor``) holding the kernel pool, so their Python work never
+takes the webhook's GIL. This process only validates, records and answers alerts, serves
+``/healthz`` and ``/metrics``, and drains the notification outbox (the only place the
+channel secrets are read). A stand-in ``run_fn`` (tests, the fast storm benchmark) runs in
+threads of this process instead, with no kernels unless asked for.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from festsafe_nb.service.kernels import KernelPool
 from festsafe_nb.service.metrics import Metrics
 from festsafe_nb.service.notify import Notifier
 from festsafe_nb.service.queue import Queue
+from festsafe_nb.service.supervisor import WorkerSupervisor
 
 log = logging.getLogger("festsafe_nb.service")
 
@@ -35,6 +43,7 @@ class Service:
         environ: Mapping[str, str] | None = None,
         run_fn: RunFn | None = None,
         use_kernels: bool = True,
+        in_process: bool | None = None,
     ) -> None:
         self.settings = settings
         svc = settings.service
@@ -48,38 +57,73 @@ class Service:
         self.reports_dir = Path(svc.reports_dir or settings.reports_dir)
         self.queue = Queue(Path(svc.queue_path))
         self.metrics = Metrics()
-        self.pool = (
-            KernelPool(
-                svc.kernels,
-                kernel_name=settings.kernel_name,
-                warm_imports=svc.warm_imports,
-                hidden_env=svc.secret_variables(),
-            )
-            if use_kernels
-            else None
-        )
-        self.metrics.watch(self.queue, self.pool)
         self.notifier = Notifier(self.queue, svc, self.environ)
-        self.executor = Executor(
-            self.queue,
-            settings,
-            run_fn=run_fn or runner_fn(settings, self.reports_dir),
-            pool=self.pool,
-            metrics=self.metrics,
-            reports_root=str(self.reports_dir),
-            on_finished=self.notifier.wake,
-        )
+        # in process only for a stand-in run function; real runs go to the worker process
+        self.in_process = run_fn is not None if in_process is None else in_process
+        self.pool: KernelPool | None = None
+        self.executor: Executor | None = None
+        self.worker: WorkerSupervisor | None = None
+        if self.in_process:
+            if use_kernels:
+                self.pool = KernelPool(
+                    svc.kernels,
+                    kernel_name=settings.kernel_name,
+                    warm_imports=svc.warm_imports,
+                    hidden_env=svc.secret_variables(),
+                )
+            self.executor = Executor(
+                self.queue,
+                settings,
+                run_fn=run_fn or runner_fn(settings, self.reports_dir),
+                pool=self.pool,
+                reports_root=str(self.reports_dir),
+                on_finished=self.notifier.wake,
+            )
+        else:
+            self.worker = WorkerSupervisor(
+                settings,
+                reports_dir=self.reports_dir,
+                recover=self._recover,
+                on_finished=self.notifier.wake,
+            )
+        self.metrics.watch(self.queue, self._kernels_ready)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: Any = None
         self.url = ""
         self.recovered: tuple[list[int], list[int]] = ([], [])
 
+    def _wake(self) -> None:
+        """A run was queued: tell whoever executes runs (no I/O here, this is the handler)."""
+        if self.worker is not None:
+            self.worker.wake()
+        elif self.executor is not None:
+            self.executor.wake()
+
+    def _kernels_ready(self) -> int | None:
+        if self.worker is not None:
+            return self.worker.kernels_ready()
+        return self.pool.ready if self.pool is not None else None
+
     def health(self) -> dict[str, Any]:
+        """What ``/healthz`` shows; ``status`` is ``degraded`` while the run worker is down
+        (alerts are still accepted and queued, and the worker is being restarted)."""
+        if self.worker is not None:
+            worker = self.worker.health()
+            return {
+                "status": "ok" if worker["alive"] else "degraded",
+                "queue_depth": self.queue.depth(),
+                "running": worker["running"],
+                "kernels_ready": worker["kernels_ready"],
+                "worker": worker,
+            }
+        assert self.executor is not None
         return {
+            "status": "ok",
             "queue_depth": self.queue.depth(),
             "running": self.executor.active,
             "kernels_ready": self.pool.ready if self.pool else None,
+            "worker": {"alive": True, "in_process": True},
         }
 
     def _check_runbooks(self) -> None:
@@ -102,23 +146,21 @@ class Service:
         from festsafe_nb.service.app import make_app
 
         self._check_runbooks()
-        self.recovered = self.queue.recover(self.settings.service.max_attempts)
-        if any(self.recovered):
-            log.warning(
-                "recovered interrupted runs: requeued %s, marked interrupted %s", *self.recovered
-            )
-        if self.recovered[1]:
-            self._notify_interrupted(self.recovered[1])
-        if self.pool is not None:
-            self.pool.start()
-        self.executor.start()
+        self.recovered = self._recover()
+        if self.worker is not None:
+            self.worker.start()
+        else:
+            assert self.executor is not None
+            if self.pool is not None:
+                self.pool.start()
+            self.executor.start()
         self.notifier.start()
         app = make_app(
             queue=self.queue,
             settings=self.settings,
             metrics=self.metrics,
             token=self._token,
-            wake=self.executor.wake,
+            wake=self._wake,
             health=self.health,
         )
         svc = self.settings.service
@@ -156,6 +198,19 @@ class Service:
         log.info("listening on %s", self.url)
         return self.url
 
+    def _recover(self) -> tuple[list[int], list[int]]:
+        """Runs left ``running`` by a dead executor are requeued, or marked and notified.
+
+        Called at start-up and by the supervisor each time the worker died: no executor is
+        alive at either moment, so every ``running`` row is an interrupted one."""
+        recovered = self.queue.recover(self.settings.service.max_attempts)
+        if any(recovered):
+            log.warning("recovered runs: requeued %s, marked interrupted %s", *recovered)
+        if recovered[1]:
+            self._notify_interrupted(recovered[1])
+            self.notifier.wake()
+        return recovered
+
     def _notify_interrupted(self, run_ids: list[int]) -> None:
         from festsafe_nb.service import notify
 
@@ -177,7 +232,10 @@ class Service:
         if self._loop is not None and self._thread is not None:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=10)
-        self.executor.stop()
+        if self.worker is not None:
+            self.worker.stop()
+        if self.executor is not None:
+            self.executor.stop()
         self.notifier.stop()
         if self.pool is not None:
             self.pool.close()

@@ -96,6 +96,12 @@ class ServiceSettings(BaseModel):
         default_factory=lambda: ["festsafe_nb", "pandas", "plotly.graph_objects"],
         description="modules a pre-started kernel imports before its run (no user state)",
     )
+    worker_nice: int = Field(
+        5,
+        ge=0,
+        le=19,
+        description="CPU niceness of the run worker process (its kernels: at least 10)",
+    )
     max_attempts: int = Field(
         2, ge=1, le=5, description="an interrupted run is rerun until this many attempts"
     )
