@@ -9,7 +9,7 @@ finding, so the notebook goes on and the report says what is missing.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from festsafe_nb import evidence, plots
 from festsafe_nb.findings import Diagnosis, Finding, ProposedAction, Severity, Status, TableBlock
@@ -70,6 +70,38 @@ def latest(
     else:
         out = pd.DataFrame({"value": [recent["value"].mean()]})
     return out.dropna(subset=["value"])
+
+
+def measured(
+    *,
+    check: str,
+    title: str,
+    value: float | None,
+    threshold: float,
+    unit: str,
+    summary: str,
+    bad_when: Literal["above", "below"] = "above",
+    **fields: Any,
+) -> Finding:
+    """A finding for one value measured now against its threshold (unknown without a value)."""
+    if value is None:
+        status = Status.UNKNOWN
+    elif value < threshold if bad_when == "below" else value > threshold:
+        status = Status.BREACH
+    else:
+        status = Status.OK
+    return Finding(
+        check=check,
+        title=title,
+        status=status,
+        severity=Severity.WARNING if status is Status.BREACH else Severity.INFO,
+        value=value,
+        threshold=threshold,
+        bad_when=bad_when,
+        unit=unit,
+        summary=summary,
+        **fields,
+    )
 
 
 def judge_signal(

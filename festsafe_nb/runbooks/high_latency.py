@@ -22,7 +22,7 @@ from festsafe_nb.findings import (
     Suspect,
     TableBlock,
 )
-from festsafe_nb.runbooks.common import Check, judge_signal, table
+from festsafe_nb.runbooks.common import Check, judge_signal, measured, table
 
 if TYPE_CHECKING:
     from festsafe_nb.session import RunbookSession
@@ -346,13 +346,10 @@ def connection_pool(s: RunbookSession) -> Check:
     limit = int(got["max_connections"].iloc[0]) if len(got) else 0
     ratio = in_use / limit if limit else 0.0
     threshold = s.thresholds.db_connections_ratio
-    bad = ratio > threshold
     result.add(
-        Finding(
+        measured(
             check="db_connections",
             title="Connections now (pg_stat_activity)",
-            status=Status.BREACH if bad else Status.OK,
-            severity=Severity.WARNING if bad else Severity.INFO,
             value=ratio,
             threshold=threshold,
             unit="ratio",
@@ -386,13 +383,10 @@ def cache(s: RunbookSession) -> Check:
         return result
     rate = got.hit_rate
     floor = s.thresholds.cache_hit_rate
-    bad = rate is not None and rate < floor
     result.add(
-        Finding(
+        measured(
             check="redis_hit_rate",
             title="Redis keyspace hit rate (INFO stats)",
-            status=Status.UNKNOWN if rate is None else Status.BREACH if bad else Status.OK,
-            severity=Severity.WARNING if bad else Severity.INFO,
             value=rate,
             threshold=floor,
             bad_when="below",
