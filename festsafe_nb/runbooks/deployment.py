@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from festsafe_nb.errors import ParameterError, SourceUnavailable
 from festsafe_nb.findings import (
@@ -85,28 +85,49 @@ def deployed_images(
     return result
 
 
-def baseline(s: RunbookSession, deployments: list[str]) -> Check:
-    """Step 2: error rate and P95 before the update, the yardstick for the post-checks."""
+def _errors_and_latency(
+    s: RunbookSession,
+    deployments: list[str],
+    *,
+    prefix: str,
+    titles: tuple[str, str],
+    when: str,
+    **judge: Any,
+) -> Check:
+    """Error rate and P95 of the deployments' services, the pair both check steps judge."""
     services = "|".join(deployments)
     result = judge_signal(
         s,
         "api_error_rate",
-        check="baseline_error_rate",
-        title="Baseline error rate",
-        what="The highest 5xx share before the update",
+        check=f"{prefix}_error_rate",
+        title=titles[0],
+        what=f"The highest 5xx share {when} the update",
         services=services,
+        **judge,
     )
     latency = judge_signal(
         s,
         "api_latency_p95",
-        check="baseline_latency_p95",
-        title="Baseline P95 latency",
-        what="The slowest route's P95 before the update",
+        check=f"{prefix}_latency_p95",
+        title=titles[1],
+        what=f"The slowest route's P95 {when} the update",
         services=services,
+        **judge,
     )
     result.figures += latency.figures
     result.findings += latency.findings
     return result
+
+
+def baseline(s: RunbookSession, deployments: list[str]) -> Check:
+    """Step 2: error rate and P95 before the update, the yardstick for the post-checks."""
+    return _errors_and_latency(
+        s,
+        deployments,
+        prefix="baseline",
+        titles=("Baseline error rate", "Baseline P95 latency"),
+        when="before",
+    )
 
 
 def updates(s: RunbookSession, tag: str, deployments: list[str]) -> list[Action]:
@@ -195,31 +216,16 @@ def post_checks(s: RunbookSession, deployments: list[str], bake_minutes: float) 
 
         time.sleep(bake_minutes * 60)
     window = s.window_until_now(minutes=10, since=_updated_at(s))
-    services = "|".join(deployments)
-    result = judge_signal(
+    result = _errors_and_latency(
         s,
-        "api_error_rate",
-        check="post_error_rate",
-        title="Error rate after the update",
+        deployments,
+        prefix="post",
+        titles=("Error rate after the update", "P95 latency after the update"),
+        when="after",
         component="release",
         severity=Severity.CRITICAL,
-        what="The highest 5xx share after the update",
         window=window,
-        services=services,
     )
-    latency = judge_signal(
-        s,
-        "api_latency_p95",
-        check="post_latency_p95",
-        title="P95 latency after the update",
-        component="release",
-        severity=Severity.CRITICAL,
-        what="The slowest route's P95 after the update",
-        window=window,
-        services=services,
-    )
-    result.figures += latency.figures
-    result.findings += latency.findings
     before = {
         f.check.removeprefix("baseline_"): f for f in s.findings if f.check.startswith("baseline_")
     }
